@@ -1,0 +1,83 @@
+"""Modelyard: one system of record for the model lifecycle.
+
+import modelyard as my
+my.set_project("credit-risk")
+with my.start_run(name="gbm-1"):
+    my.log_params({"lr": 0.1})
+    my.log_metric("loss", 0.3, step=1)
+"""
+
+__version__ = "0.1.0"
+
+from modelyard.client.client import Client, Metric, RunList
+from modelyard.core.errors import (
+    AlreadyExists,
+    Conflict,
+    InvalidArgument,
+    ModelyardError,
+    NotFound,
+    PermissionDenied,
+    Unavailable,
+)
+from modelyard.fluent import (
+    ActiveRun,
+    active_run,
+    end_run,
+    flush,
+    get_client,
+    get_metric_history,
+    get_run,
+    get_tracking_uri,
+    log_artifact,
+    log_artifacts,
+    log_input,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    log_text,
+    search_runs,
+    set_experiment,
+    set_project,
+    set_tag,
+    set_tags,
+    set_tracking_uri,
+    start_run,
+)
+
+__all__ = [
+    "ActiveRun",
+    "AlreadyExists",
+    "Client",
+    "Conflict",
+    "InvalidArgument",
+    "Metric",
+    "ModelyardError",
+    "NotFound",
+    "PermissionDenied",
+    "RunList",
+    "Unavailable",
+    "__version__",
+    "active_run",
+    "end_run",
+    "flush",
+    "get_client",
+    "get_metric_history",
+    "get_run",
+    "get_tracking_uri",
+    "log_artifact",
+    "log_artifacts",
+    "log_input",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_text",
+    "search_runs",
+    "set_experiment",
+    "set_project",
+    "set_tag",
+    "set_tags",
+    "set_tracking_uri",
+    "start_run",
+]

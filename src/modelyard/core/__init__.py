@@ -1,0 +1,1 @@
+"""Cross-cutting parts shared by every domain: settings, errors, database, artifacts."""

@@ -1,0 +1,104 @@
+"""The one typed settings object.
+
+Values come from the environment (``MODELYARD_*``), then from a TOML config file
+(``$MODELYARD_HOME/config.toml``), then from the defaults below. No other module
+reads the environment.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+def _default_home() -> Path:
+    return Path.home() / ".modelyard"
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Reads ``config.toml`` from the Modelyard home folder, if there is one."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        import os
+
+        home = Path(os.environ.get("MODELYARD_HOME") or _default_home())
+        path = home / "config.toml"
+        if not path.is_file():
+            return {}
+        with path.open("rb") as f:
+            return dict(tomllib.load(f))
+
+
+class Settings(BaseSettings):
+    """Runtime configuration for the SDK, the CLI and the server."""
+
+    model_config = SettingsConfigDict(env_prefix="MODELYARD_", extra="ignore")
+
+    home: Path = Field(default_factory=_default_home, description="Folder for the embedded store.")
+    tracking_uri: str = Field(
+        default="",
+        description="Where the SDK sends data: empty for the embedded store, http(s)://host:port for a "
+        "server, or a database URI (sqlite:///..., postgresql://...) for an embedded store elsewhere.",
+    )
+    store_uri: str = Field(default="", description="Metadata database URI; default SQLite in `home`.")
+    artifacts_uri: str = Field(
+        default="", description="Artifact root (folder or s3://...); default in `home`."
+    )
+    token: str = Field(default="", description="API token sent to a server.")
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+    # Client-side metric batching.
+    flush_interval_s: float = 1.0
+    max_batch_points: int = 5000
+    retry_timeout_s: float = 30.0
+    http_timeout_s: float = 60.0
+
+    # Runs that stop sending heartbeats for this long are marked killed.
+    heartbeat_interval_s: float = 30.0
+    run_stale_after_s: float = 300.0
+
+    @property
+    def resolved_store_uri(self) -> str:
+        """The metadata database URI, defaulting to SQLite in the home folder."""
+        if self.store_uri:
+            return self.store_uri
+        if self.tracking_uri and not self.tracking_uri.startswith(("http://", "https://")):
+            return self.tracking_uri
+        return f"sqlite:///{self.home / 'modelyard.db'}"
+
+    @property
+    def resolved_artifacts_uri(self) -> str:
+        """The artifact root, defaulting to a folder in the home folder."""
+        return self.artifacts_uri or str(self.home / "artifacts")
+
+    @property
+    def is_remote(self) -> bool:
+        """True when the SDK talks to a server over HTTP."""
+        return self.tracking_uri.startswith(("http://", "https://"))
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlSource(settings_cls))
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

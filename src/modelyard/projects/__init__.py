@@ -1,0 +1,1 @@
+"""Projects: the unit of ownership that groups experiments, runs, datasets and models."""

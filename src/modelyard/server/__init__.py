@@ -1,0 +1,1 @@
+"""The REST API server: one FastAPI app over the domain services."""

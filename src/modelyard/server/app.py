@@ -1,0 +1,96 @@
+"""Build the FastAPI application: routers, error mapping, background upkeep."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from modelyard import __version__
+from modelyard.core.errors import ModelyardError
+from modelyard.core.settings import Settings
+from modelyard.core.store import Store
+from modelyard.projects.router import router as projects_router
+from modelyard.projects.service import ProjectService
+from modelyard.tracking.router import router as tracking_router
+from modelyard.tracking.service import TrackingService
+
+log = logging.getLogger("modelyard.server")
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "Invalid request: " + "; ".join(parts) + "."
+
+
+def create_app(store: Store, settings: Settings) -> FastAPI:
+    """The API app over ``store``."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(_reap_forever(app.state.tracking, settings))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app = FastAPI(
+        title="Modelyard",
+        version=__version__,
+        lifespan=lifespan,
+        description="One system of record for the model lifecycle.",
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.tracking = TrackingService(store)
+    app.state.projects = ProjectService(store.db)
+
+    @app.exception_handler(ModelyardError)
+    async def _domain_error(_: Request, exc: ModelyardError) -> JSONResponse:
+        return JSONResponse({"error": exc.to_dict()}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        body = {"code": "INVALID_ARGUMENT", "message": _validation_message(exc)}
+        return JSONResponse({"error": body}, status_code=400)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("Unhandled error on %s %s", request.method, request.url.path)
+        body = {"code": "INTERNAL_ERROR", "message": "The server hit an unexpected error; see its log."}
+        return JSONResponse({"error": body}, status_code=500)
+
+    @app.get("/health", tags=["server"])
+    def health() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok", "version": __version__}
+
+    health.__modelyard_public__ = True  # type: ignore[attr-defined]
+
+    app.include_router(projects_router)
+    app.include_router(tracking_router)
+    return app
+
+
+async def _reap_forever(svc: TrackingService, settings: Settings) -> None:
+    """Mark runs whose client stopped sending heartbeats as killed."""
+    stale_ms = int(settings.run_stale_after_s * 1000)
+    while True:
+        try:
+            n = await asyncio.to_thread(svc.reap_lost_runs, stale_after_ms=stale_ms)
+            if n:
+                log.info("Marked %d lost run(s) as KILLED", n)
+        except Exception:  # upkeep must never take the server down
+            log.exception("Reaping lost runs failed")
+        await asyncio.sleep(min(60.0, settings.run_stale_after_s / 2))
