@@ -9,7 +9,7 @@ with my.start_run(name="gbm-1"):
 
 __version__ = "0.1.0"
 
-from modelyard.client.client import Client, Metric, RunList
+from modelyard.client.client import Client, Metric, MetricHistory, RunList
 from modelyard.core.errors import (
     AlreadyExists,
     Conflict,
@@ -52,6 +52,7 @@ __all__ = [
     "Conflict",
     "InvalidArgument",
     "Metric",
+    "MetricHistory",
     "ModelyardError",
     "NotFound",
     "PermissionDenied",

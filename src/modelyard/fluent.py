@@ -12,7 +12,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from modelyard.client.client import Client, Metric, RunList
+from modelyard.client.client import Client, MetricHistory, RunList
 from modelyard.core.errors import InvalidArgument
 from modelyard.core.ids import now_ms
 from modelyard.tracking.schemas import Dataset, Environment, Run, RunStatus
@@ -250,7 +250,7 @@ def get_run(run_id: str) -> Run:
     return get_client().get_run(run_id)
 
 
-def get_metric_history(run_id: str, key: str) -> list[Metric]:
+def get_metric_history(run_id: str, key: str) -> MetricHistory:
     """Every value of a metric of a run."""
     return get_client().get_metric_history(run_id, key)
 

@@ -21,7 +21,8 @@ URI_OPTION = typer.Option(
     "--uri",
     envvar="MODELYARD_TRACKING_URI",
     show_envvar=True,
-    help="Server (http://host:port) or store URI (sqlite:///..., postgresql://...). Default: the embedded store.",
+    help="Server (http://host:port) or store URI (sqlite:///..., postgresql://...). "
+    "Default: the embedded store.",
 )
 
 

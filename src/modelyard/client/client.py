@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import atexit
+import math
 import os
 import socket
 import weakref
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, overload
 
 from modelyard.client.backend import Backend, local_files
 from modelyard.client.buffer import MetricBuffer
@@ -53,6 +54,34 @@ class Metric:
             other.step,
             other.timestamp,
         )
+
+
+class MetricHistory(Sequence[Metric]):
+    """A metric's history, stored as columns; items are ``Metric`` objects made on access.
+
+    ``steps``, ``values`` and ``timestamps`` are plain lists (NaN for missing values),
+    cheap to hand to NumPy or pandas: ``pd.DataFrame({"step": h.steps, "value": h.values})``.
+    """
+
+    __slots__ = ("key", "steps", "timestamps", "values")
+
+    def __init__(self, key: str, steps: list[int], values: list[float], timestamps: list[int]) -> None:
+        self.key, self.steps, self.values, self.timestamps = key, steps, values, timestamps
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    @overload
+    def __getitem__(self, i: int) -> Metric: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Metric]: ...
+    def __getitem__(self, i: int | slice) -> Metric | list[Metric]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return Metric(self.key, self.values[i], self.steps[i], self.timestamps[i])
+
+    def __repr__(self) -> str:
+        return f"MetricHistory(key={self.key!r}, points={len(self)})"
 
 
 class RunList(list[Run]):
@@ -242,8 +271,9 @@ class Client:
 
         Each metric is ``{"key", "value", "step", "timestamp"}`` (step and timestamp optional).
         """
-        params = {k: limits.check_param_value(k, v) for k, v in (params or {}).items()}
-        tags = {k: limits.check_tag_value(k, v) for k, v in (tags or {}).items()}
+        # The SDK, like MLflow's, records any Python value by its str(); the wire takes strings.
+        params = {k: limits.check_param_value(k, _text(v)) for k, v in (params or {}).items()}
+        tags = {k: limits.check_tag_value(k, _text(v)) for k, v in (tags or {}).items()}
         points = [_point(m) for m in metrics]
         chunk = limits.MAX_BATCH_METRICS
         first = points[:chunk]
@@ -266,15 +296,14 @@ class Client:
     ) -> None:
         self._backend.log_batch(run_id, points, params or {}, tags or {}, batch_id)
 
-    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+    def get_metric_history(self, run_id: str, key: str) -> MetricHistory:
         """Every value of a metric, by step (pending points are sent first)."""
         self._buffer.flush()
         h = self._backend.get_metric_history(run_id, key)
-        nan = float("nan")
-        return [
-            Metric(key, nan if v is None else v, s, t)
-            for s, v, t in zip(h.steps, h.values, h.timestamps, strict=True)
-        ]
+        values = h.values
+        if None in values:
+            values = [math.nan if v is None else v for v in values]
+        return MetricHistory(key, h.steps, values, h.timestamps)
 
     def search_runs(
         self,
@@ -415,16 +444,30 @@ class Client:
         )
 
 
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else str(value)
+
+
 def _point(m: dict[str, Any]) -> dict[str, Any]:
-    if not isinstance(m, dict) or "key" not in m or "value" not in m:
+    """Check one metric for ``log_batch``; the common case (float value, int step) stays cheap."""
+    if type(m) is not dict or "key" not in m or "value" not in m:
         raise InvalidArgument(f"Each metric must be a dict with 'key' and 'value'; got {m!r:.100}.")
-    key = limits.check_key("Metric", m["key"])
-    ts = m.get("timestamp")
+    key, value = m["key"], m["value"]
+    if key not in Client._checked_keys:
+        limits.check_key("Metric", key)
+        Client._checked_keys.add(key)
+    if type(value) is not float or not -limits.MAX_FLOAT <= value <= limits.MAX_FLOAT:
+        value = limits.check_metric_value(key, value)
+    step, ts = m.get("step") or 0, m.get("timestamp")
     return {
         "key": key,
-        "value": limits.check_metric_value(key, m["value"]),
-        "step": limits.check_int64("Metric step", m.get("step") or 0),
-        "timestamp": now_ms() if ts is None else limits.check_int64("Metric timestamp", ts),
+        "value": value,
+        "step": step if type(step) is int else limits.check_int64("Metric step", step),
+        "timestamp": now_ms()
+        if ts is None
+        else ts
+        if type(ts) is int
+        else limits.check_int64("Metric timestamp", ts),
     }
 
 

@@ -41,7 +41,7 @@ def check_key(kind: str, key: Any) -> str:
 
 def check_param_value(key: str, value: Any) -> str:
     """Params are stored as strings of at most 6,000 characters."""
-    text = value if isinstance(value, str) else str(value)
+    text = _scalar_text("Param", key, value)
     if len(text) > MAX_PARAM_VALUE_LENGTH:
         raise InvalidArgument(
             f"Param {key!r} value is {len(text)} characters; the limit is {MAX_PARAM_VALUE_LENGTH}. "
@@ -52,12 +52,22 @@ def check_param_value(key: str, value: Any) -> str:
 
 def check_tag_value(key: str, value: Any) -> str:
     """Tags are stored as strings of at most 8,000 characters."""
-    text = value if isinstance(value, str) else str(value)
+    text = _scalar_text("Tag", key, value)
     if len(text) > MAX_TAG_VALUE_LENGTH:
         raise InvalidArgument(
             f"Tag {key!r} value is {len(text)} characters; the limit is {MAX_TAG_VALUE_LENGTH}."
         )
     return text
+
+
+def _scalar_text(kind: str, key: str, value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (dict, list, tuple, set)) or value is None:
+        raise InvalidArgument(
+            f"{kind} {key!r} value must be a string or a number, got {type(value).__name__}."
+        )
+    return str(value)
 
 
 def check_metric_value(key: str, value: Any, *, none_is_nan: bool = False) -> float | None:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from modelyard.core.artifacts import ArtifactEntry
 from modelyard.core.errors import Conflict, InvalidArgument, NotFound
 from modelyard.core.ids import new_id, now_ms
-from modelyard.core.sql import insert_for
+from modelyard.core.sql import driver_executemany, driver_fetchall, insert_for
 from modelyard.core.store import Store
 from modelyard.projects.service import ProjectService
 from modelyard.tracking import limits
@@ -36,13 +36,18 @@ from modelyard.tracking.tables import (
     environments,
     ingest_batches,
     latest_metrics,
-    metrics,
     params,
     run_inputs,
     runs,
     tags,
 )
 
+# Hot paths, run on the driver's cursor (see core.sql); the covering index
+# ix_metrics_history answers the history query without touching the table.
+_INSERT_METRICS = "INSERT INTO metrics (run_id, key, value, step, timestamp) VALUES (?, ?, ?, ?, ?)"
+_SELECT_HISTORY = (
+    "SELECT step, value, timestamp FROM metrics WHERE run_id = ? AND key = ? ORDER BY step, timestamp"
+)
 _RUN_COLUMNS = [c for c in runs.c if c.name not in ("deleted", "pid", "heartbeat_at")]
 
 
@@ -214,7 +219,7 @@ class TrackingService:
                     [{"run_id": run_id, "key": k, "value": v} for k, v in t_rows.items()],
                 )
             if m_rows:
-                conn.execute(metrics.insert(), m_rows)
+                driver_executemany(conn, _INSERT_METRICS, m_rows)
                 stmt = insert_for(conn, latest_metrics)
                 newer = (stmt.excluded.step > latest_metrics.c.step) | and_(
                     stmt.excluded.step == latest_metrics.c.step,
@@ -254,19 +259,15 @@ class TrackingService:
     def get_metric_history(self, run_id: str, key: str) -> MetricHistory:
         """Every recorded value of one metric, ordered by step then time: one index scan."""
         limits.check_key("Metric", key)
-        stmt = (
-            select(metrics.c.step, metrics.c.value, metrics.c.timestamp)
-            .where(metrics.c.run_id == run_id, metrics.c.key == key)
-            .order_by(metrics.c.step, metrics.c.timestamp)
-        )
         with self.db.read() as conn:
             self._require_run(conn, run_id)
-            rows = conn.execute(stmt).all()
-        if rows:
-            steps, values, stamps = (list(col) for col in zip(*rows, strict=True))
-        else:
-            steps, values, stamps = [], [], []
-        return MetricHistory.model_construct(key=key, steps=steps, values=values, timestamps=stamps)
+            rows = driver_fetchall(conn, _SELECT_HISTORY, (run_id, key))
+        return MetricHistory.model_construct(
+            key=key,
+            steps=[r[0] for r in rows],
+            values=[r[1] for r in rows],
+            timestamps=[r[2] for r in rows],
+        )
 
     # ------------------------------------------------------------ searching
     def search_runs(
@@ -471,33 +472,48 @@ def _dataset(row: Any) -> Dataset:
 
 def _check_metrics(
     run_id: str, points: Sequence[Any]
-) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
-    """Validate metric points; returns insert rows and each key's newest point."""
+) -> tuple[list[tuple[Any, ...]], dict[str, dict[str, Any]]]:
+    """Validate metric points; returns insert rows and each key's newest point.
+
+    This runs for every point ingested, so the common case (a float value, int step and
+    timestamp) is checked inline and only unusual values go through ``limits``.
+    """
     now = now_ms()
     seen_keys: set[str] = set()
-    rows: list[dict[str, Any]] = []
-    latest: dict[str, dict[str, Any]] = {}
+    rows: list[tuple[Any, ...]] = []
+    newest: dict[str, tuple[int, int, float | None]] = {}
+    top = limits.MAX_FLOAT
     for p in points:
-        if not isinstance(p, dict) or "value" not in p:
+        if type(p) is not dict or "value" not in p:
             raise InvalidArgument(f"Each metric must be an object with 'key' and 'value'; got {p!r:.100}.")
-        get = p.get
-        key = get("key")
+        key = p.get("key")
         if key not in seen_keys:
             limits.check_key("Metric", key)
             seen_keys.add(key)
-        ts = get("timestamp")
-        row = {
-            "run_id": run_id,
-            "key": key,
-            "value": limits.check_metric_value(key, get("value"), none_is_nan=True),
-            "step": limits.check_int64("Metric step", get("step") or 0),
-            "timestamp": now if ts is None else limits.check_int64("Metric timestamp", ts),
-        }
-        rows.append(row)
-        cur = latest.get(key)
-        if cur is None or (row["step"], row["timestamp"]) >= (cur["step"], cur["timestamp"]):
-            latest[key] = row
+        value = p["value"]
+        if type(value) is not float or not -top <= value <= top:  # NaN fails the range test too
+            value = limits.check_metric_value(key, value, none_is_nan=True)
+        step = p.get("step") or 0
+        if type(step) is not int or not _I64_MIN <= step <= _I64_MAX:
+            step = limits.check_int64("Metric step", step)
+        ts = p.get("timestamp")
+        if ts is None:
+            ts = now
+        elif type(ts) is not int or not _I64_MIN <= ts <= _I64_MAX:
+            ts = limits.check_int64("Metric timestamp", ts)
+        rows.append((run_id, key, value, step, ts))
+        cur = newest.get(key)
+        if cur is None or (step, ts) >= (cur[0], cur[1]):
+            newest[key] = (step, ts, value)
+    latest = {
+        k: {"run_id": run_id, "key": k, "value": v, "step": st, "timestamp": ts}
+        for k, (st, ts, v) in newest.items()
+    }
     return rows, latest
+
+
+_I64_MAX = 2**63 - 1
+_I64_MIN = -_I64_MAX
 
 
 def _default_run_name(run_id: str) -> str:
