@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
+from _common import (
     SCRATCH,
     SEARCH_LIMIT,
     Timer,
@@ -36,7 +36,7 @@ from _common import (  # noqa: E402
     make_search_rows,
     wait_http,
 )
-from _mlflow_peer import FULL_SIZES, QUICK_SIZES, run_mlflow  # noqa: E402
+from _mlflow_peer import FULL_SIZES, QUICK_SIZES, run_mlflow
 
 SEARCH_FILTER = "metrics.auc > 0.9 and params.depth = '3' and tags.team = 'risk'"
 TARGETS = {"log_metric_per_s": 100.0, "log_batch_points_per_s": 10.0, "history_s": 20.0, "search_s": 50.0}
@@ -58,23 +58,40 @@ def load_search_runs(db_uri: str, experiment_id: str, project_id: str, artifact_
             conn.execute(params.insert(), batch["params"])
             conn.execute(tags.insert(), batch["tags"])
             conn.execute(metrics.insert(), batch["metrics"])
-            conn.execute(latest_metrics.insert(), [
-                {k: m[k] for k in ("run_id", "key", "value", "step", "timestamp")} for m in batch["metrics"]
-            ])
+            conn.execute(
+                latest_metrics.insert(),
+                [
+                    {k: m[k] for k in ("run_id", "key", "value", "step", "timestamp")}
+                    for m in batch["metrics"]
+                ],
+            )
         for rows in batch.values():
             rows.clear()
 
     for i, row in enumerate(make_search_rows(n)):
-        batch["runs"].append({
-            "id": row.run_id, "experiment_id": experiment_id, "project_id": project_id, "name": row.name,
-            "status": "FINISHED", "user": "bench", "start_time": now - i, "end_time": now - i,
-            "heartbeat_at": now, "entry_point": "bench", "python_version": "", "host": "",
-            "artifact_uri": f"{artifact_root}/{project_id}/{row.run_id}", "deleted": False,
-        })
+        batch["runs"].append(
+            {
+                "id": row.run_id,
+                "experiment_id": experiment_id,
+                "project_id": project_id,
+                "name": row.name,
+                "status": "FINISHED",
+                "user": "bench",
+                "start_time": now - i,
+                "end_time": now - i,
+                "heartbeat_at": now,
+                "entry_point": "bench",
+                "python_version": "",
+                "host": "",
+                "artifact_uri": f"{artifact_root}/{project_id}/{row.run_id}",
+                "deleted": False,
+            }
+        )
         batch["params"] += [{"run_id": row.run_id, "key": k, "value": v} for k, v in row.params.items()]
         batch["tags"] += [{"run_id": row.run_id, "key": k, "value": v} for k, v in row.tags.items()]
         batch["metrics"] += [
-            {"run_id": row.run_id, "key": k, "value": v, "step": 0, "timestamp": now} for k, v in row.metrics.items()
+            {"run_id": row.run_id, "key": k, "value": v, "step": 0, "timestamp": now}
+            for k, v in row.metrics.items()
         ]
         if len(batch["runs"]) == 5_000:
             flush()
@@ -83,8 +100,9 @@ def load_search_runs(db_uri: str, experiment_id: str, project_id: str, artifact_
     engine.dispose()
 
 
-def run_modelyard(workdir: Path, *, n_search_runs: int, n_history: int, n_single: int,
-                  batch_points: int) -> dict[str, float]:
+def run_modelyard(
+    workdir: Path, *, n_search_runs: int, n_history: int, n_single: int, batch_points: int
+) -> dict[str, float]:
     """The same work through a Modelyard server (subprocess) and the Python SDK."""
     from modelyard import Client
     from modelyard.core.settings import Settings
@@ -94,9 +112,20 @@ def run_modelyard(workdir: Path, *, n_search_runs: int, n_history: int, n_single
     url = f"http://127.0.0.1:{port}"
     server_log = (workdir / "modelyard-server.log").open("wb")
     server = subprocess.Popen(
-        [sys.executable, "-m", "modelyard.cli.main", "server", "--port", str(port),
-         "--store", f"sqlite:///{db}", "--artifacts", str(workdir / "artifacts")],
-        stdout=server_log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "modelyard.cli.main",
+            "server",
+            "--port",
+            str(port),
+            "--store",
+            f"sqlite:///{db}",
+            "--artifacts",
+            str(workdir / "artifacts"),
+        ],
+        stdout=server_log,
+        stderr=subprocess.STDOUT,
     )
     out: dict[str, float] = {}
     try:
@@ -116,16 +145,24 @@ def run_modelyard(workdir: Path, *, n_search_runs: int, n_history: int, n_single
         size = 10_000
         with Timer() as t:
             for start in range(0, batch_points, size):
-                client.log_batch(run.id, metrics=[
-                    {"key": "b", "value": float(i), "step": i, "timestamp": 1} for i in range(start, start + size)
-                ])
+                client.log_batch(
+                    run.id,
+                    metrics=[
+                        {"key": "b", "value": float(i), "step": i, "timestamp": 1}
+                        for i in range(start, start + size)
+                    ],
+                )
         out["log_batch_points_per_s"] = batch_points / t.elapsed
 
         run = client.create_run(exp.id, name="history")
         for start in range(0, n_history, size):
-            client.log_batch(run.id, metrics=[
-                {"key": "h", "value": float(i), "step": i, "timestamp": 1} for i in range(start, start + size)
-            ])
+            client.log_batch(
+                run.id,
+                metrics=[
+                    {"key": "h", "value": float(i), "step": i, "timestamp": 1}
+                    for i in range(start, start + size)
+                ],
+            )
         with Timer() as t:
             history = client.get_metric_history(run.id, "h")
         out["history_s"] = t.elapsed
@@ -134,14 +171,21 @@ def run_modelyard(workdir: Path, *, n_search_runs: int, n_history: int, n_single
         search_exp = client.get_or_create_experiment("bench", "search")
         project_id = client.get_project("bench").id
         with Timer() as t:
-            load_search_runs(f"sqlite:///{db}", search_exp.id, project_id, str(workdir / "artifacts"), n_search_runs)
+            load_search_runs(
+                f"sqlite:///{db}", search_exp.id, project_id, str(workdir / "artifacts"), n_search_runs
+            )
         log(f"loaded {n_search_runs} runs into Modelyard in {t.elapsed:.1f} s")
         expected = expected_search_ids(n_search_runs)
         times = []
         for _ in range(3):
             with Timer() as t:
-                found = client.search_runs("bench", experiment_ids=[search_exp.id], filter=SEARCH_FILTER,
-                                           order_by=["metrics.auc DESC"], max_results=SEARCH_LIMIT)
+                found = client.search_runs(
+                    "bench",
+                    experiment_ids=[search_exp.id],
+                    filter=SEARCH_FILTER,
+                    order_by=["metrics.auc DESC"],
+                    max_results=SEARCH_LIMIT,
+                )
             times.append(t.elapsed)
             assert [r.id for r in found] == expected, "Modelyard search returned the wrong runs"
         out["search_s"] = statistics.median(times)
@@ -154,7 +198,9 @@ def run_modelyard(workdir: Path, *, n_search_runs: int, n_history: int, n_single
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args()
@@ -172,8 +218,16 @@ def main() -> None:
     for key, target in TARGETS.items():
         faster_is_higher = key.endswith("_per_s")
         ratio = ours[key] / peer[key] if faster_is_higher else peer[key] / ours[key]
-        rows.append({"measure": key, "peer": peer[key], "modelyard": ours[key], "ratio": ratio,
-                     "target": f">= {target:.0f}x", "ok": ratio >= target})
+        rows.append(
+            {
+                "measure": key,
+                "peer": peer[key],
+                "modelyard": ours[key],
+                "ratio": ratio,
+                "target": f">= {target:.0f}x",
+                "ok": ratio >= target,
+            }
+        )
     print(f"\nTracking benchmark, sizes {sizes} (ratio = how many times better Modelyard is)\n")
     print(format_table(rows))
     print(f"\nsearch over {sizes['n_search_runs']} runs: {ours['search_s'] * 1000:.1f} ms")
