@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -106,6 +106,21 @@ def live_server(store: Store, settings: Settings) -> Iterator[LiveServer]:
     server = LiveServer(store, settings).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def start_server(settings: Settings) -> Iterator[Callable[[Store], LiveServer]]:
+    """Start live servers over stores of the test's choosing; all stop at teardown."""
+    started: list[LiveServer] = []
+
+    def start(store: Store) -> LiveServer:
+        server = LiveServer(store, settings).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
 
 
 @pytest.fixture(params=["embedded", "remote"])

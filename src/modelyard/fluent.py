@@ -10,12 +10,17 @@ import atexit
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelyard.client.client import Client, MetricHistory, RunList
+from modelyard.client.registry_client import ModelInfo
 from modelyard.core.errors import InvalidArgument
 from modelyard.core.ids import now_ms
+from modelyard.registry.schemas import ModelVersion
 from modelyard.tracking.schemas import Dataset, Environment, Run, RunStatus
+
+if TYPE_CHECKING:
+    from modelyard.models import LoadedModel
 
 DEFAULT_PROJECT = "default"
 DEFAULT_EXPERIMENT = "default"
@@ -276,6 +281,29 @@ def search_runs(
         max_results=max_results,
         page_token=page_token,
     )
+
+
+def log_model(model: Any, name: str = "model", *, input_example: Any = None, requirements: list[str] | None = None,
+              allow_pickle: bool = True) -> ModelInfo:
+    """Save a model (safe format for its flavor, with manifest and signature) into the active run."""
+    return get_client().log_model(_run_id(), model, name, input_example=input_example, requirements=requirements,
+                                  allow_pickle=allow_pickle)
+
+
+def register_model(source: str | Path, name: str, *, description: str = "",
+                   tags: dict[str, str] | None = None) -> ModelVersion:
+    """Add a version of ``name`` in the current project from ``runs:/...``, a model folder or file, or an MLflow model."""
+    return get_client().register_model(source, name, project=_project, description=description, tags=tags)
+
+
+def set_model_alias(name: str, alias: str, version: int, *, reason: str = "") -> ModelVersion:
+    """Point an alias (``champion``, ``production``, ...) of a model in the current project at a version."""
+    return get_client().set_model_alias(name, alias, version, project=_project, reason=reason)
+
+
+def load_model(uri: str, *, trust: bool = False) -> LoadedModel:
+    """Load ``models:/name@alias``, ``models:/name/3``, ``runs:/<id>/model`` or a local folder."""
+    return get_client().load_model(uri, trust=trust, project=_project)
 
 
 @atexit.register

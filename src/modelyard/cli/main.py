@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from modelyard import __version__
+from modelyard.cli import models, projects, runs
 from modelyard.cli.common import friendly_errors
 from modelyard.core.settings import get_settings
 
@@ -14,6 +15,9 @@ app = typer.Typer(
     add_completion=False,
     help="Modelyard: experiment tracking, registry, governance, serving and monitoring.",
 )
+app.add_typer(projects.app, name="projects")
+app.add_typer(runs.app, name="runs")
+app.add_typer(models.app, name="models")
 
 
 @app.command()
@@ -35,6 +39,21 @@ def server(
         store_uri=store or settings.resolved_store_uri,
         artifacts_uri=artifacts or settings.resolved_artifacts_uri,
     )
+
+
+@app.command()
+@friendly_errors
+def demo(
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="Start the API server on the results."),
+    host: str = typer.Option(None, help="Address for the server (default 127.0.0.1)."),
+    port: int = typer.Option(None, help="Port for the server (default 8080)."),
+    rows: int = typer.Option(20_000, "--rows", min=1_000, help="Rows of synthetic credit data."),
+) -> None:
+    """Train a few credit-default models, track them, then serve the results."""
+    from modelyard.demo.main import run_demo
+
+    settings = get_settings()
+    run_demo(serve=serve, host=host or settings.host, port=port or settings.port, n_rows=rows)
 
 
 @app.command()

@@ -15,6 +15,8 @@ from modelyard.client.backend import Backend, local_files
 from modelyard.client.buffer import MetricBuffer
 from modelyard.client.embedded import EmbeddedBackend
 from modelyard.client.http import HttpBackend
+from modelyard.client.registry_backends import EmbeddedRegistry, HttpRegistry
+from modelyard.client.registry_client import RegistryMixin
 from modelyard.core.artifacts import ArtifactEntry, safe_relpath
 from modelyard.core.errors import InvalidArgument
 from modelyard.core.ids import now_ms
@@ -90,7 +92,7 @@ class RunList(list[Run]):
     next_page_token: str | None = None
 
 
-class Client:
+class Client(RegistryMixin):
     """Tracking operations with explicit ids.
 
     Args:
@@ -126,7 +128,10 @@ class Client:
                 artifacts_uri = self.settings.artifacts_uri or _artifacts_beside(store_uri, self.settings)
             store = Store.open(store_uri, artifacts_uri)
             self._backend = EmbeddedBackend(store, store_uri)
+            self._registry = EmbeddedRegistry(store)
             self._reap_local_runs()
+        if isinstance(self._backend, HttpBackend):
+            self._registry = HttpRegistry(self._backend)
         self._buffer = MetricBuffer(
             self._send_batch,
             flush_interval_s=self.settings.flush_interval_s,

@@ -151,6 +151,28 @@ class ArtifactStore:
             raise NotFound(f"No artifact {relpath!r} in this run.")
         return int(self.fs.size(target))
 
+    def walk_files(self, base: str, relpath: str = "") -> list[str]:
+        """Every file under a folder, as paths relative to that folder, sorted."""
+        target = self._target(base, relpath)
+        if not self.fs.isdir(target):
+            return []
+        prefix = target.rstrip("/") + "/"
+        out = []
+        for name in self.fs.find(target):
+            rel = name[len(prefix):] if name.startswith(prefix) else posixpath.basename(name)
+            if not _PARTIAL.match(posixpath.basename(rel)):
+                out.append(rel)
+        return sorted(out)
+
+    def exists(self, base: str, relpath: str) -> bool:
+        """True when ``base/relpath`` is a file."""
+        return bool(self.fs.isfile(self._target(base, relpath)))
+
+    def remove_tree(self, base: str) -> None:
+        """Delete a whole owner folder (used to undo a registration that did not commit)."""
+        if self.fs.exists(base):
+            self.fs.rm(base, recursive=True)
+
     def list(self, base: str, relpath: str = "") -> list[ArtifactEntry]:
         """List the direct children of a folder (empty when it does not exist)."""
         target = self._target(base, relpath)

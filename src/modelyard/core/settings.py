@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     heartbeat_interval_s: float = 30.0
     run_stale_after_s: float = 300.0
 
+    allow_private_webhooks: bool = Field(
+        default=False,
+        description="Let webhooks (and other outbound calls) target private, loopback and link-local "
+        "addresses. Off by default so a user cannot make the server call its own network (SSRF).",
+    )
+
     @property
     def resolved_store_uri(self) -> str:
         """The metadata database URI, defaulting to SQLite in the home folder."""

@@ -2,6 +2,7 @@
 
 from modelyard.core.metadata import metadata
 from modelyard.projects import tables as _projects  # noqa: F401
+from modelyard.registry import tables as _registry  # noqa: F401
 from modelyard.tracking import tables as _tracking  # noqa: F401
 
 __all__ = ["metadata"]

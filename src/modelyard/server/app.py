@@ -18,6 +18,8 @@ from modelyard.core.settings import Settings
 from modelyard.core.store import Store
 from modelyard.projects.router import router as projects_router
 from modelyard.projects.service import ProjectService
+from modelyard.registry.router import router as registry_router
+from modelyard.registry.service import RegistryService
 from modelyard.tracking.router import router as tracking_router
 from modelyard.tracking.service import TrackingService
 
@@ -55,6 +57,7 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
     app.state.store = store
     app.state.tracking = TrackingService(store)
     app.state.projects = ProjectService(store.db)
+    app.state.registry = RegistryService(store)
 
     @app.exception_handler(ModelyardError)
     async def _domain_error(_: Request, exc: ModelyardError) -> JSONResponse:
@@ -80,6 +83,7 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
 
     app.include_router(projects_router)
     app.include_router(tracking_router)
+    app.include_router(registry_router)
     return app
 
 

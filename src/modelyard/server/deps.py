@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from modelyard.core.errors import InvalidArgument, PayloadTooLarge
 from modelyard.projects.service import ProjectService
+from modelyard.registry.service import RegistryService
 from modelyard.tracking.service import TrackingService
 
 MAX_JSON_BODY = 32 * 1024 * 1024
@@ -18,6 +19,11 @@ MAX_JSON_BODY = 32 * 1024 * 1024
 def tracking(request: Request) -> TrackingService:
     """The tracking service."""
     return request.app.state.tracking  # type: ignore[no-any-return]
+
+
+def registry(request: Request) -> RegistryService:
+    """The model registry service."""
+    return request.app.state.registry  # type: ignore[no-any-return]
 
 
 def projects(request: Request) -> ProjectService:

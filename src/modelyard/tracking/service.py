@@ -395,25 +395,26 @@ class TrackingService:
     # ------------------------------------------------------------ artifacts
     def write_artifact(self, run_id: str, path: str, chunks: Iterable[bytes]) -> int:
         """Stream bytes into a run's artifact folder; returns the size written."""
-        return self.store.artifacts.write_stream(self._artifact_base(run_id), path, chunks)
+        return self.store.artifacts.write_stream(self.artifact_base(run_id), path, chunks)
 
     def artifact_writer(self, run_id: str, path: str) -> AbstractContextManager[BinaryIO]:
         """A file to stream one artifact into; it appears only once closed without error."""
-        return self.store.artifacts.writer(self._artifact_base(run_id), path)
+        return self.store.artifacts.writer(self.artifact_base(run_id), path)
 
     def read_artifact(self, run_id: str, path: str) -> Iterator[bytes]:
         """Stream an artifact's bytes."""
-        return self.store.artifacts.iter_read(self._artifact_base(run_id), path)
+        return self.store.artifacts.iter_read(self.artifact_base(run_id), path)
 
     def artifact_size(self, run_id: str, path: str) -> int:
         """An artifact's size in bytes."""
-        return self.store.artifacts.size(self._artifact_base(run_id), path)
+        return self.store.artifacts.size(self.artifact_base(run_id), path)
 
     def list_artifacts(self, run_id: str, path: str = "") -> list[ArtifactEntry]:
         """A run's artifacts under ``path``."""
-        return self.store.artifacts.list(self._artifact_base(run_id), path)
+        return self.store.artifacts.list(self.artifact_base(run_id), path)
 
-    def _artifact_base(self, run_id: str) -> str:
+    def artifact_base(self, run_id: str) -> str:
+        """The URI of a run's artifact folder."""
         with self.db.read() as conn:
             run = self._require_run(conn, run_id)
         return posixpath.join(self.store.artifacts.root, run["project_id"], run_id)

@@ -1,0 +1,1 @@
+"""The credit-risk demo behind ``modelyard demo``: synthetic data, models, tracking, a server."""
