@@ -97,10 +97,10 @@ def get_tracking_uri() -> str:
 
 
 def set_project(name: str) -> None:
-    """Record into this project (created on first use)."""
-    global _project, _experiment_id
+    """Record into this project (created on first use); the experiment goes back to "default"."""
+    global _project, _experiment, _experiment_id
     with _lock:
-        _project, _experiment_id = name, None
+        _project, _experiment, _experiment_id = name, DEFAULT_EXPERIMENT, None
 
 
 def set_experiment(name: str) -> str:

@@ -39,7 +39,7 @@ def friendly_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except ModelyardError as exc:
-            err_console.print(f"[bold red]Error:[/] {exc.message}", highlight=False)
+            err_console.print(f"[bold red]Error:[/] {exc.message}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]

@@ -282,8 +282,7 @@ def list_runs(
         )
     if as_json:
         for run in page:
-            # Search results carry no dataset inputs (``runs show`` has them): leave the field out
-            # rather than print an empty list that reads as "no inputs".
+            # Search results do not load dataset inputs (``runs show`` does): leave the field out.
             typer.echo(run.model_dump_json(by_alias=True, exclude={"inputs"}))
         if page.next_page_token:
             typer.echo(f"next page: --page-token {page.next_page_token}", err=True)

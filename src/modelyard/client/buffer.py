@@ -117,8 +117,8 @@ class MetricBuffer:
             with self._cond:
                 if not self._queue and not self._closed:
                     self._cond.wait(self._interval)
-                if self._closed and not self._queue:
-                    return
+                if self._closed:
+                    return  # close() flushed first and raised if points could not be delivered
                 batch = self._take_batch()
                 due = self._due_heartbeats()
             if batch:
@@ -181,6 +181,8 @@ class MetricBuffer:
                 delay = min(delay * 2, 5.0)
             except ModelyardError as exc:
                 return exc
+            except Exception as exc:  # a bug or a closed transport must not kill the sender silently
+                return ModelyardError(f"Sending metrics failed: {exc!r}")
 
     def _beat(self, run_id: str) -> None:
         if self._heartbeat is None:

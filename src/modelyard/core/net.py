@@ -129,9 +129,7 @@ def parse_outbound_url(url: str) -> OutboundTarget:
     host = (parts.hostname or "").rstrip(".")
     if not host:
         raise InvalidArgument(f"The URL {url!r} has no host.")
-    return OutboundTarget(
-        url=url, scheme=scheme, host=host, port=port or (443 if scheme == "https" else 80)
-    )
+    return OutboundTarget(url=url, scheme=scheme, host=host, port=port or (443 if scheme == "https" else 80))
 
 
 def resolve_outbound_url(url: str, *, allow_private: bool) -> OutboundTarget:

@@ -1,6 +1,7 @@
 """Imports every domain's tables so ``metadata`` is complete (for Alembic and tests)."""
 
 from modelyard.core.metadata import metadata
+from modelyard.events import tables as _events  # noqa: F401
 from modelyard.projects import tables as _projects  # noqa: F401
 from modelyard.registry import tables as _registry  # noqa: F401
 from modelyard.tracking import tables as _tracking  # noqa: F401

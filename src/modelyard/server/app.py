@@ -16,6 +16,10 @@ from modelyard import __version__
 from modelyard.core.errors import ModelyardError
 from modelyard.core.settings import Settings
 from modelyard.core.store import Store
+from modelyard.events.delivery import WebhookDispatcher
+from modelyard.events.router import router as events_router
+from modelyard.events.service import EventService
+from modelyard.events.webhooks import WebhookService
 from modelyard.projects.router import router as projects_router
 from modelyard.projects.service import ProjectService
 from modelyard.registry.router import router as registry_router
@@ -40,9 +44,11 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task = asyncio.create_task(_reap_forever(app.state.tracking, settings))
+        app.state.webhook_dispatcher.start()
         try:
             yield
         finally:
+            await asyncio.to_thread(app.state.webhook_dispatcher.stop)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -58,6 +64,9 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
     app.state.tracking = TrackingService(store)
     app.state.projects = ProjectService(store.db)
     app.state.registry = RegistryService(store)
+    app.state.events = EventService(store.db)
+    app.state.webhooks = WebhookService(store.db, settings)
+    app.state.webhook_dispatcher = WebhookDispatcher(store.db, settings)
 
     @app.exception_handler(ModelyardError)
     async def _domain_error(_: Request, exc: ModelyardError) -> JSONResponse:
@@ -84,6 +93,7 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
     app.include_router(projects_router)
     app.include_router(tracking_router)
     app.include_router(registry_router)
+    app.include_router(events_router)
     return app
 
 

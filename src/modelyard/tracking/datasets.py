@@ -204,14 +204,17 @@ def _describe_file(path: Path, name: str | None) -> DatasetDescription:
     base = {"name": name or path.name, "digest": digest, "source_type": "file", "source": str(path)}
     if suffix == ".csv":
         num_rows, schema, profile = _csv_details(path, newlines, ends_with_newline, size)
-        return DatasetDescription(**base, num_rows=num_rows, num_columns=len(schema), schema=schema,
-                                  profile=profile)  # fmt: skip
+        return DatasetDescription(
+            **base, num_rows=num_rows, num_columns=len(schema), schema=schema, profile=profile
+        )
     if suffix in (".parquet", ".pq"):
         num_rows, schema, profile = _parquet_details(path)
-        return DatasetDescription(**base, num_rows=num_rows, num_columns=len(schema), schema=schema,
-                                  profile=profile)  # fmt: skip
-    return DatasetDescription(**base, num_rows=None, num_columns=None, schema=[],
-                              profile={"size_bytes": size})  # fmt: skip
+        return DatasetDescription(
+            **base, num_rows=num_rows, num_columns=len(schema), schema=schema, profile=profile
+        )
+    return DatasetDescription(
+        **base, num_rows=None, num_columns=None, schema=[], profile={"size_bytes": size}
+    )
 
 
 def _hash_file(path: Path) -> tuple[str, int, int, bool]:

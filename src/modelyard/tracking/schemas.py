@@ -76,7 +76,9 @@ class Run(BaseModel):
     params: dict[str, str] = Field(default_factory=dict)
     metrics: dict[str, float | None] = Field(default_factory=dict)
     tags: dict[str, str] = Field(default_factory=dict)
-    inputs: list[RunInput] = Field(default_factory=list)
+    inputs: list[RunInput] | None = Field(
+        default=None, description="Dataset inputs; None in search results (use get_run to load them)."
+    )
 
 
 class RunsPage(BaseModel):

@@ -439,7 +439,7 @@ class TrackingService:
             r["id"]: dict(r) for r in conn.execute(select(*_RUN_COLUMNS).where(runs.c.id.in_(ids))).mappings()
         }
         for r in rows.values():
-            r.update(params={}, metrics={}, tags={}, inputs=[])
+            r.update(params={}, metrics={}, tags={}, inputs=[] if with_inputs else None)
         for table, field in ((params, "params"), (tags, "tags"), (latest_metrics, "metrics")):
             for run_id, key, value in conn.execute(
                 select(table.c.run_id, table.c.key, table.c.value).where(table.c.run_id.in_(ids))
