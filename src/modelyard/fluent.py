@@ -16,6 +16,7 @@ from modelyard.client.client import Client, MetricHistory, RunList
 from modelyard.client.registry_client import ModelInfo
 from modelyard.core.errors import InvalidArgument
 from modelyard.core.ids import now_ms
+from modelyard.governance.schemas import PromotionRequest
 from modelyard.registry.schemas import ModelVersion
 from modelyard.tracking.schemas import Dataset, Environment, Run, RunStatus
 
@@ -299,6 +300,11 @@ def register_model(source: str | Path, name: str, *, description: str = "",
 def set_model_alias(name: str, alias: str, version: int, *, reason: str = "") -> ModelVersion:
     """Point an alias (``champion``, ``production``, ...) of a model in the current project at a version."""
     return get_client().set_model_alias(name, alias, version, project=_project, reason=reason)
+
+
+def request_promotion(name: str, version: int, alias: str, *, reason: str = "") -> PromotionRequest:
+    """Ask for a protected alias of a model in the current project to move to a version."""
+    return get_client().request_promotion(name, version, alias, project=_project, reason=reason)
 
 
 def load_model(uri: str, *, trust: bool = False) -> LoadedModel:

@@ -27,11 +27,14 @@ def server(
     port: int = typer.Option(None, help="Port (default 8080)."),
     store: str = typer.Option(None, "--store", help="Metadata store: sqlite:///file.db or postgresql://..."),
     artifacts: str = typer.Option(None, "--artifacts", help="Artifact root: a folder or s3://bucket/prefix."),
+    auth: bool = typer.Option(None, "--auth/--no-auth", help="Require sign-in with API tokens (MODELYARD_AUTH)."),
 ) -> None:
     """Start the REST API server (OpenAPI at /openapi.json, health at /health)."""
     from modelyard.server.run import serve
 
     settings = get_settings()
+    if auth is not None:
+        settings = settings.model_copy(update={"auth": auth})
     serve(
         settings,
         host=host or settings.host,

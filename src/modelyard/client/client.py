@@ -14,6 +14,7 @@ from typing import Any, ClassVar, overload
 from modelyard.client.backend import Backend, local_files
 from modelyard.client.buffer import MetricBuffer
 from modelyard.client.embedded import EmbeddedBackend
+from modelyard.client.governance_backends import EmbeddedGovernance, HttpGovernance
 from modelyard.client.http import HttpBackend
 from modelyard.client.registry_backends import EmbeddedRegistry, HttpRegistry
 from modelyard.client.registry_client import RegistryMixin
@@ -129,9 +130,11 @@ class Client(RegistryMixin):
             store = Store.open(store_uri, artifacts_uri)
             self._backend = EmbeddedBackend(store, store_uri)
             self._registry = EmbeddedRegistry(store)
+            self._governance = EmbeddedGovernance(store)
             self._reap_local_runs()
         if isinstance(self._backend, HttpBackend):
             self._registry = HttpRegistry(self._backend)
+            self._governance = HttpGovernance(self._backend)
         self._buffer = MetricBuffer(
             self._send_batch,
             flush_interval_s=self.settings.flush_interval_s,

@@ -9,7 +9,9 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelyard.client.governance_backends import EmbeddedGovernance, HttpGovernance
 from modelyard.client.registry_backends import EmbeddedRegistry, HttpRegistry, version_ref
+from modelyard.governance.schemas import PromotionRequest
 from modelyard.core.errors import InvalidArgument
 from modelyard.registry.schemas import AliasMove, Lineage, ModelCardSections, ModelVersion, RegisteredModel, RiskTier
 
@@ -48,6 +50,7 @@ class RegistryMixin:
     """Registry methods of ``Client`` (mixed in; uses its backend and settings)."""
 
     _registry: EmbeddedRegistry | HttpRegistry
+    _governance: EmbeddedGovernance | HttpGovernance
     settings: Settings
 
     def log_model(self, run_id: str, model: Any, name: str = "model", *, input_example: Any = None,
@@ -163,6 +166,41 @@ class RegistryMixin:
                        **sections: Any) -> ModelCardSections:
         """Write card sections: intended_use, limitations, ethical_considerations, other={title: text}."""
         return self._registry.put_card(project, name, version, ModelCardSections(**sections))
+
+    # ----------------------------------------------------------- governance
+    def request_promotion(self, name: str, version: int, alias: str, *, project: str = DEFAULT_PROJECT,
+                          reason: str = "") -> PromotionRequest:
+        """Ask for a protected alias to move to a version; it moves once the tier's policy is met."""
+        return self._governance.request(project, name, int(version), alias, reason)
+
+    def approve_promotion(self, request_id: str, comment: str = "") -> PromotionRequest:
+        """Approve a promotion request (as a reviewer with a role the policy accepts)."""
+        return self._governance.review(request_id, True, comment)
+
+    def reject_promotion(self, request_id: str, comment: str = "") -> PromotionRequest:
+        """Reject a promotion request, recording why."""
+        return self._governance.review(request_id, False, comment)
+
+    def get_promotion(self, request_id: str) -> PromotionRequest:
+        """A promotion request with its evidence and reviews."""
+        return self._governance.get(request_id)
+
+    def list_promotions(self, *, project: str = DEFAULT_PROJECT, status: str | None = None) -> list[PromotionRequest]:
+        """A project's promotion requests, newest first."""
+        return self._governance.list(project, status)
+
+    def record_check(self, name: str, version: int, check: str, passed: bool, *, project: str = DEFAULT_PROJECT,
+                     details: dict[str, Any] | None = None) -> None:
+        """Record a named check's outcome (fairness, data_quality, ...) for a version."""
+        self._governance.record_check(project, name, int(version), check, passed, details or {})
+
+    def get_policies(self) -> str:
+        """The promotion policies of every risk tier, as YAML."""
+        return self._governance.policies()
+
+    def set_policies(self, document: str) -> str:
+        """Replace the policies of the tiers the YAML names (admins only); returns them all."""
+        return self._governance.set_policies(document)
 
     def download_model(self, uri: str, *, project: str = DEFAULT_PROJECT) -> tuple[Path, ModelVersion]:
         """Fetch a registered version into the local cache (once per content digest)."""

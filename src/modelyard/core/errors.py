@@ -72,6 +72,13 @@ class PayloadTooLarge(ModelyardError):
     code = "PAYLOAD_TOO_LARGE"
 
 
+class TooManyRequests(ModelyardError):
+    """Too many attempts in a short time (e.g. failed sign-ins); wait, then retry."""
+
+    status_code = 429
+    code = "TOO_MANY_REQUESTS"
+
+
 class Unavailable(ModelyardError):
     """The server or store could not be reached; retrying later may work."""
 
@@ -90,6 +97,7 @@ ERRORS_BY_CODE: dict[str, type[ModelyardError]] = {
         AlreadyExists,
         Conflict,
         PayloadTooLarge,
+        TooManyRequests,
         Unavailable,
     )
 }

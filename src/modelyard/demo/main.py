@@ -172,7 +172,7 @@ def _check_port(host: str, port: int) -> None:
     """Fail before training, not after, when the server could not start."""
     from modelyard.server.run import check_bind_address
 
-    check_bind_address(host)
+    check_bind_address(host, auth=False)
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         try:
             sock.bind((host, port))

@@ -1,4 +1,9 @@
-"""REST routes for the event log and webhooks."""
+"""REST routes for the event log and webhooks.
+
+Permissions follow ``modelyard.access.roles``: ``events.read`` to read the log,
+``webhooks.manage`` for a project's webhooks, and global webhooks (no project: every
+project's events) are for administrators only (``webhooks.global``).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from modelyard.core.auth import Caller, require
+from modelyard.core.errors import PermissionDenied
 from modelyard.events.schemas import CreatedWebhook, CreateWebhook
 from modelyard.events.service import MAX_LIST_LIMIT, EventService
 from modelyard.events.webhooks import MAX_DELIVERIES_LIMIT, WebhookService
@@ -23,6 +29,14 @@ def event_service(request: Request) -> EventService:
 def webhook_service(request: Request) -> WebhookService:
     """The webhook service."""
     return request.app.state.webhooks  # type: ignore[no-any-return]
+
+
+def _require_admin_for_global(caller: Caller, project: str | None) -> None:
+    if not project and not caller.is_admin:
+        raise PermissionDenied(
+            "Permission 'webhooks.global' is needed for webhooks without a project; only administrators "
+            "have it. Name a project to manage its webhooks."
+        )
 
 
 def _project_id(request: Request, ref: str | None) -> str | None:
@@ -55,6 +69,7 @@ def create_webhook(
     caller: Caller = Depends(require("webhooks.manage")),
 ) -> Response:
     """Create a webhook. The answer holds its signing secret; it is never shown again."""
+    _require_admin_for_global(caller, body.project)
     hook, secret = svc.create_webhook(
         url=body.url,
         project_id=_project_id(request, body.project),
@@ -65,11 +80,15 @@ def create_webhook(
     return json_response(CreatedWebhook(**hook.model_dump(), secret=secret).model_dump(), 201)
 
 
-@router.get("/webhooks", dependencies=[Depends(require("webhooks.read"))])
+@router.get("/webhooks")
 def list_webhooks(
-    request: Request, project: str | None = None, svc: WebhookService = Depends(webhook_service)
+    request: Request,
+    project: str | None = None,
+    svc: WebhookService = Depends(webhook_service),
+    caller: Caller = Depends(require("webhooks.manage")),
 ) -> Response:
     """A project's webhooks, or the global ones when no project is given (never their secrets)."""
+    _require_admin_for_global(caller, project)
     return json_response([h.model_dump() for h in svc.list_webhooks(_project_id(request, project))])
 
 
@@ -80,7 +99,7 @@ def delete_webhook(webhook_id: str, svc: WebhookService = Depends(webhook_servic
     return Response(status_code=204)
 
 
-@router.get("/webhooks/{webhook_id}/deliveries", dependencies=[Depends(require("webhooks.read"))])
+@router.get("/webhooks/{webhook_id}/deliveries", dependencies=[Depends(require("webhooks.manage"))])
 def list_deliveries(
     webhook_id: str,
     limit: int = Query(default=100, ge=1, le=MAX_DELIVERIES_LIMIT),

@@ -6,6 +6,7 @@ import re
 import secrets as _secrets
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from modelyard.core.db import Database
 from modelyard.core.errors import InvalidArgument, NotFound
@@ -75,8 +76,11 @@ class WebhookService:
             "created_by": created_by,
             "created_at": now_ms(),
         }
-        with self.db.write() as conn:
-            conn.execute(webhooks.insert().values(**row, secret=secret))
+        try:
+            with self.db.write() as conn:
+                conn.execute(webhooks.insert().values(**row, secret=secret))
+        except IntegrityError as exc:
+            raise NotFound(f"No project with id {project_id!r}.") from exc
         return Webhook(**row), secret
 
     def get_webhook(self, webhook_id: str) -> Webhook:

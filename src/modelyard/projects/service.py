@@ -32,8 +32,9 @@ class ProjectService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def create_project(self, *, name: str, description: str = "", created_by: str = "") -> Project:
-        """Create a project; its name must be unused."""
+    def create_project(self, *, name: str, description: str = "", created_by: str = "",
+                       owner_user_id: str | None = None) -> Project:
+        """Create a project; its name must be unused. ``owner_user_id`` becomes its owner."""
         _check_name("Project", name)
         row = {
             "id": new_id(),
@@ -45,6 +46,12 @@ class ProjectService:
         try:
             with self.db.write() as conn:
                 conn.execute(projects.insert().values(**row))
+                if owner_user_id is not None:
+                    from modelyard.access.tables import project_members
+
+                    conn.execute(project_members.insert().values(project_id=row["id"], user_id=owner_user_id,
+                                                                 role="owner", added_by=created_by,
+                                                                 added_at=row["created_at"]))
         except IntegrityError as exc:
             raise AlreadyExists(f"A project named {name!r} already exists.") from exc
         return Project(**row)
@@ -61,18 +68,18 @@ class ProjectService:
             raise NotFound(f"No project named {ref!r}.")
         return Project(**row)
 
-    def get_or_create_project(self, *, name: str, created_by: str = "") -> Project:
-        """The named project, created on first use."""
+    def get_or_create_project(self, *, name: str, created_by: str = "", owner_user_id: str | None = None) -> Project:
+        """The named project, created on first use (with ``owner_user_id`` as its owner)."""
         try:
             return self.get_project(name)
         except NotFound:
             try:
-                return self.create_project(name=name, created_by=created_by)
+                return self.create_project(name=name, created_by=created_by, owner_user_id=owner_user_id)
             except AlreadyExists:  # another process created it in between
                 return self.get_project(name)
 
-    def list_projects(self) -> list[ProjectSummary]:
-        """All projects with experiment and run counts."""
+    def list_projects(self, *, only: set[str] | None = None) -> list[ProjectSummary]:
+        """All projects (or those whose ids are in ``only``) with experiment and run counts."""
         exp_counts = (
             select(experiments.c.project_id, func.count().label("n"))
             .group_by(experiments.c.project_id)
@@ -95,6 +102,8 @@ class ProjectService:
             .outerjoin(run_counts, run_counts.c.project_id == projects.c.id)
             .order_by(projects.c.name)
         )
+        if only is not None:
+            stmt = stmt.where(projects.c.id.in_(only))
         with self.db.read() as conn:
             rows = conn.execute(stmt).mappings().all()
         return [

@@ -9,10 +9,11 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from modelyard.core.errors import AlreadyExists, InvalidArgument, NotFound
+from modelyard.core.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
 from modelyard.core.ids import new_id, now_ms
 from modelyard.core.sql import insert_for
 from modelyard.core.store import Store
+from modelyard.governance.gate import check_gate
 from modelyard.projects.service import ProjectService
 from modelyard.registry import sources
 from modelyard.registry.schemas import (
@@ -209,6 +210,16 @@ class RegistryService:
                 raise NotFound(f"Model {name!r} has no {what}.")
             return self._versions(conn, [row], model)[0]
 
+    def get_version_by_id(self, version_id: str) -> ModelVersion:
+        """A version by its id."""
+        with self.db.read() as conn:
+            row = conn.execute(select(model_versions).where(model_versions.c.id == version_id)).mappings().first()
+            if row is None:
+                raise NotFound(f"No model version with id {version_id!r}.")
+            model = conn.execute(select(registered_models).where(
+                registered_models.c.id == row["model_id"])).mappings().one()
+            return self._versions(conn, [row], model)[0]
+
     def list_versions(self, *, project: str, name: str) -> list[ModelVersion]:
         """Every version of a model, newest first."""
         proj = self.projects.get_project(project)
@@ -270,14 +281,27 @@ class RegistryService:
                          subject_type="model_version", subject_id=version.id, actor=actor,
                          payload={"model": version.model_name, "version": version.version,
                                   "sections": sorted(k for k, v in sections.model_dump().items() if v)})
+        from modelyard.governance.service import GovernanceService
+
+        GovernanceService(self.store, self).reevaluate(version.id)  # a pending promotion may now pass
         return sections
 
     # -------------------------------------------------------------- aliases
     def set_alias(self, *, project: str, name: str, alias: str, version: int, actor: str = "",
-                  reason: str = "") -> ModelVersion:
-        """Point an alias at a version (atomically), keeping the move in the alias history."""
+                  reason: str = "", governed: bool = False) -> ModelVersion:
+        """Point an alias at a version (atomically), keeping the move in the alias history.
+
+        A protected alias (per the model's risk-tier policy) moves only when the governance
+        workflow applies an approved promotion (``governed=True``); the REST API never
+        passes that flag, so every other way in meets the gate.
+        """
         check_alias(alias)
         proj = self.projects.get_project(project)
+        if not governed:
+            with self.db.read() as conn:
+                model = self._model_row(conn, proj.id, name)
+            if check_gate(self.db, tier=model["risk_tier"], alias=alias, model_name=name) == "auto":
+                return self._auto_promote(proj.name, name, alias, version, actor, reason)
         with self.db.write() as conn:
             model = self._model_row(conn, proj.id, name)
             target = conn.execute(select(model_versions.c.id, model_versions.c.status).where(
@@ -299,6 +323,21 @@ class RegistryService:
             record_event(conn, type="model_alias.moved", project_id=proj.id, subject_type="model",
                          subject_id=model["id"], actor=actor,
                          payload={"model": name, "alias": alias, "from_version": current, "to_version": int(version)})
+        return self.get_version(project=project, name=name, alias=alias)
+
+    def _auto_promote(self, project: str, name: str, alias: str, version: int, actor: str,
+                      reason: str) -> ModelVersion:
+        """A protected alias on a tier that needs no approvals: a promotion judged on evidence."""
+        from modelyard.governance.service import GovernanceService
+
+        req = GovernanceService(self.store, self).request_promotion(
+            project=project, model=name, version=version, alias=alias, actor=actor, reason=reason)
+        if req.status != "applied":
+            failed = "; ".join(e["detail"] for e in req.evidence if not e["passed"])
+            raise PermissionDenied(
+                f"Alias {alias!r} of {name!r} is protected and version {version} does not meet its evidence: "
+                f"{failed}. Promotion request {req.id} stays pending until it does."
+            )
         return self.get_version(project=project, name=name, alias=alias)
 
     def delete_alias(self, *, project: str, name: str, alias: str, actor: str = "", reason: str = "") -> None:

@@ -13,6 +13,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from modelyard import __version__
+from modelyard.access.authorizer import Authorizer
+from modelyard.access.router import router as access_router
+from modelyard.access.service import AccessService
 from modelyard.core.errors import ModelyardError
 from modelyard.core.settings import Settings
 from modelyard.core.store import Store
@@ -20,6 +23,8 @@ from modelyard.events.delivery import WebhookDispatcher
 from modelyard.events.router import router as events_router
 from modelyard.events.service import EventService
 from modelyard.events.webhooks import WebhookService
+from modelyard.governance.router import router as governance_router
+from modelyard.governance.service import GovernanceService
 from modelyard.projects.router import router as projects_router
 from modelyard.projects.service import ProjectService
 from modelyard.registry.router import router as registry_router
@@ -43,7 +48,7 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(_reap_forever(app.state.tracking, settings))
+        task = asyncio.create_task(_upkeep(app, settings))
         app.state.webhook_dispatcher.start()
         try:
             yield
@@ -64,6 +69,9 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
     app.state.tracking = TrackingService(store)
     app.state.projects = ProjectService(store.db)
     app.state.registry = RegistryService(store)
+    app.state.governance = GovernanceService(store, app.state.registry)
+    app.state.access = AccessService(store.db)
+    app.state.authorizer = Authorizer(store.db, auth_enabled=settings.auth, identity=_identity(store, settings))
     app.state.events = EventService(store.db)
     app.state.webhooks = WebhookService(store.db, settings)
     app.state.webhook_dispatcher = WebhookDispatcher(store.db, settings)
@@ -93,18 +101,29 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
     app.include_router(projects_router)
     app.include_router(tracking_router)
     app.include_router(registry_router)
+    app.include_router(governance_router)
+    app.include_router(access_router)
     app.include_router(events_router)
     return app
 
 
-async def _reap_forever(svc: TrackingService, settings: Settings) -> None:
-    """Mark runs whose client stopped sending heartbeats as killed."""
+def _identity(store: Store, settings: Settings) -> object | None:
+    if not settings.auth:
+        return None
+    from modelyard.identity.service import IdentityService
+
+    return IdentityService(store.db)
+
+
+async def _upkeep(app: FastAPI, settings: Settings) -> None:
+    """Periodic housekeeping: mark lost runs killed, end expired promotion requests."""
     stale_ms = int(settings.run_stale_after_s * 1000)
     while True:
         try:
-            n = await asyncio.to_thread(svc.reap_lost_runs, stale_after_ms=stale_ms)
+            n = await asyncio.to_thread(app.state.tracking.reap_lost_runs, stale_after_ms=stale_ms)
             if n:
                 log.info("Marked %d lost run(s) as KILLED", n)
+            await asyncio.to_thread(app.state.governance.expire_due)
         except Exception:  # upkeep must never take the server down
-            log.exception("Reaping lost runs failed")
+            log.exception("Periodic upkeep failed")
         await asyncio.sleep(min(60.0, settings.run_stale_after_s / 2))

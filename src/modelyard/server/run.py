@@ -28,19 +28,19 @@ def is_loopback(host: str) -> bool:
             return False
 
 
-def check_bind_address(host: str) -> None:
+def check_bind_address(host: str, *, auth: bool) -> None:
     """Refuse to expose an unauthenticated server beyond this machine."""
-    if not is_loopback(host):
+    if not auth and not is_loopback(host):
         raise InvalidArgument(
-            f"Refusing to listen on {host}: this server has no authentication switched on, so anyone who "
-            "can reach it could read and change everything. Listen on 127.0.0.1 (the default) and put an "
-            "authenticating proxy in front, or turn authentication on when it is available (--auth)."
+            f"Refusing to listen on {host} with authentication off: anyone who can reach it could read and "
+            "change everything. Turn authentication on with --auth (or MODELYARD_AUTH=true), or listen on "
+            "127.0.0.1."
         )
 
 
 def serve(settings: Settings, *, host: str, port: int, store_uri: str, artifacts_uri: str) -> None:
     """Open (and migrate) the store, then serve until interrupted."""
-    check_bind_address(host)
+    check_bind_address(host, auth=settings.auth)
     store = Store.open(store_uri, artifacts_uri)
     app = create_app(store, settings)
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)

@@ -158,7 +158,10 @@ def frame_digest(frame: pd.DataFrame) -> str:
         rows = pd.util.hash_pandas_object(frame, index=True)
     except (TypeError, ValueError):
         # Cells pandas cannot hash (lists, dicts): hash their text form instead.
-        text = frame.astype({c: str for c, t in zip(frame.columns, frame.dtypes, strict=True) if t == object})
+        text = frame.copy()
+        for i, dtype in enumerate(frame.dtypes):
+            if ptypes.is_object_dtype(dtype):
+                text.isetitem(i, frame.iloc[:, i].astype(str))
         rows = pd.util.hash_pandas_object(text, index=True)
     hasher = hashlib.sha256(b"pandas\0")
     hasher.update(header.encode())

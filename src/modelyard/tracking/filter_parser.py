@@ -1,8 +1,13 @@
-"""Parser for the run search filter language and for order-by clauses.
+"""Parser for the search filter language and for order-by clauses.
 
 The language is MLflow's, which users already know::
 
     metrics.auc > 0.9 and params.depth = '3' and (tags.team = 'risk' or status = 'RUNNING')
+
+One language serves every search; a :class:`FilterSchema` says what a filter over one kind
+of object may reference. :data:`RUN_FILTER` (the default) describes runs,
+:data:`MODEL_FILTER` registered models and :data:`VERSION_FILTER` model versions (whose
+metrics and params are those of their source run).
 
 It is parsed by hand: the grammar is tiny, and a hand-written tokenizer and
 recursive-descent parser can say exactly where a filter goes wrong and what was expected
@@ -12,24 +17,33 @@ happens elsewhere.
 
 Operators allowed per field:
 
-- metrics, ``start_time``, ``end_time``: ``= != < <= > >= IN, NOT IN, IS [NOT] NULL``, numbers.
+- metrics, numeric attributes (runs' ``start_time``, ``end_time``; versions' ``version``, ...):
+  ``= != < <= > >= IN, NOT IN, IS [NOT] NULL``, numbers.
 - params, tags, other attributes: ``= != [NOT] LIKE [NOT] ILIKE [NOT] IN IS [NOT] NULL``, strings.
-- ``status``: ``= != [NOT] LIKE [NOT] ILIKE [NOT] IN``, one of RUNNING, FINISHED, FAILED, KILLED.
+- enumerated attributes (runs' ``status``: RUNNING, FINISHED, FAILED, KILLED; models'
+  ``risk_tier``, ...): ``= != [NOT] LIKE [NOT] ILIKE [NOT] IN``, one of the allowed values
+  (matched case-insensitively, normalised to the stored spelling).
 - datasets (``name``, ``digest``, ``context``): ``= != [NOT] LIKE [NOT] ILIKE [NOT] IN``, strings.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from modelyard.core.errors import InvalidArgument
 
 __all__ = [
     "ATTRIBUTES",
+    "MODEL_FILTER",
+    "RUN_FILTER",
     "RUN_STATUSES",
+    "VERSION_FILTER",
     "And",
     "Comparison",
+    "FilterSchema",
     "Node",
     "Or",
     "OrderBy",
@@ -83,6 +97,63 @@ class OrderBy:
     descending: bool
 
 
+_KINDS = ("metric", "param", "tag", "attribute", "dataset")  # the order messages list them in
+
+
+@dataclass(frozen=True)
+class FilterSchema:
+    """What a filter over one kind of object may reference, and how messages name it.
+
+    Attributes:
+        noun: the object searched, for messages: "run", "model", "model version".
+        entities: the entities a filter may use, a subset of metric, param, tag, attribute, dataset.
+        attributes: canonical attribute names, in the order messages list them.
+        aliases: other spellings of attributes (lower case), e.g. run_id for id.
+        numeric: attributes holding numbers (times, version numbers); the rest hold strings.
+        times: the numeric attributes that are milliseconds since the epoch.
+        enums: attributes holding one of a fixed set of values, with the values as stored;
+            ``= != IN NOT IN`` match them case-insensitively and normalise to that spelling.
+        unordered: attributes a filter may use but an order-by may not (e.g. multi-valued ones).
+        prefixes: extra words that mean ``attributes.``, e.g. ``run.`` for runs.
+        sample_attribute: the attribute examples in messages use.
+        hints: for an entity this schema does not allow, where to use it instead.
+    """
+
+    noun: str
+    entities: frozenset[str]
+    attributes: tuple[str, ...]
+    aliases: Mapping[str, str] = field(default_factory=dict, hash=False)
+    numeric: frozenset[str] = frozenset()
+    times: frozenset[str] = frozenset()
+    enums: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    unordered: frozenset[str] = frozenset()
+    prefixes: tuple[str, ...] = ()
+    sample_attribute: str = "status"
+    hints: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        names = set(self.attributes)
+        problems = [
+            (set(self.entities) - set(_KINDS), "unknown entities"),
+            (set(self.aliases.values()) - names, "aliases of unknown attributes"),
+            ((set(self.numeric) | set(self.enums) | set(self.unordered)) - names, "unknown attributes"),
+            (set(self.times) - set(self.numeric), "times that are not numeric"),
+            (set(self.numeric) & set(self.enums), "attributes both numeric and enumerated"),
+            ({self.sample_attribute} - names, "an unknown sample attribute"),
+        ]
+        for bad, what in problems:
+            if bad:
+                raise ValueError(f"FilterSchema for {self.noun}s has {what}: {', '.join(sorted(bad))}")
+        # Read-only views: a schema is shared by every search.
+        for name in ("aliases", "enums", "hints"):
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+
+    @property
+    def plural(self) -> str:
+        """The noun in the plural, e.g. "model versions"."""
+        return f"{self.noun}s"
+
+
 RUN_STATUSES = ("RUNNING", "FINISHED", "FAILED", "KILLED")
 ATTRIBUTES = (
     "id",
@@ -96,8 +167,66 @@ ATTRIBUTES = (
     "entry_point",
     "host",
 )
-_ATTRIBUTE_ALIASES = {"run_id": "id", "run_name": "name"}
-_TIME_ATTRIBUTES = frozenset({"start_time", "end_time"})
+_RUN_TIMES = frozenset({"start_time", "end_time"})
+RUN_FILTER = FilterSchema(
+    noun="run",
+    entities=frozenset(_KINDS),
+    attributes=ATTRIBUTES,
+    aliases={"run_id": "id", "run_name": "name"},
+    numeric=_RUN_TIMES,
+    times=_RUN_TIMES,
+    enums={"status": RUN_STATUSES},
+    prefixes=("run",),
+    sample_attribute="status",
+)
+"""Runs: metrics, params, tags, attributes and datasets (today's run search)."""
+
+_MODEL_TIMES = frozenset({"created_at", "updated_at"})
+_RUN_ONLY = "metrics and params belong to a model version's source run: search model versions instead"
+MODEL_FILTER = FilterSchema(
+    noun="model",
+    entities=frozenset({"attribute", "tag"}),
+    attributes=("name", "description", "owner", "risk_tier", "status", "created_at", "updated_at"),
+    aliases={"model_name": "name"},
+    numeric=_MODEL_TIMES,
+    times=_MODEL_TIMES,
+    enums={"risk_tier": ("low", "medium", "high", "critical"), "status": ("active", "archived")},
+    prefixes=("model",),
+    sample_attribute="name",
+    hints={
+        "metric": _RUN_ONLY,
+        "param": _RUN_ONLY,
+        "dataset": "datasets belong to runs: search runs instead",
+    },
+)
+"""Registered models: their attributes and tags."""
+
+VERSION_FILTER = FilterSchema(
+    noun="model version",
+    entities=frozenset({"metric", "param", "tag", "attribute"}),
+    attributes=(
+        "name",
+        "version",
+        "status",
+        "provenance",
+        "flavor",
+        "digest",
+        "run_id",
+        "created_by",
+        "created_at",
+        "alias",
+    ),
+    aliases={"model_name": "name"},
+    numeric=frozenset({"version", "created_at"}),
+    times=frozenset({"created_at"}),
+    enums={"status": ("pending", "ready", "failed"), "provenance": ("run", "external")},
+    unordered=frozenset({"alias"}),
+    sample_attribute="version",
+    hints={"dataset": "datasets belong to runs: search runs instead"},
+)
+"""Model versions: attributes (``name`` is the model's), version tags, and the metrics and
+params of the version's source run; ``alias`` matches any alias pointing at the version."""
+
 _DATASET_FIELDS = ("name", "digest", "context")
 _ENTITIES = {
     "metrics": "metric",
@@ -109,12 +238,11 @@ _ENTITIES = {
     "attributes": "attribute",
     "attribute": "attribute",
     "attr": "attribute",
-    "run": "attribute",
     "datasets": "dataset",
     "dataset": "dataset",
 }
-_PLURAL = {"metric": "metrics", "param": "params", "tag": "tags", "dataset": "datasets"}
-_SAMPLE_KEYS = {"metric": "auc", "param": "depth", "tag": "team", "attribute": "status", "dataset": "name"}
+_PLURAL = {kind: f"{kind}s" for kind in _KINDS}  # metrics., params., ... as written in filters
+_SAMPLE_KEYS = {"metric": "auc", "param": "depth", "tag": "team", "dataset": "name"}
 
 _SYMBOL_OPS = {"=": "=", "==": "=", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _ALL_OPS = "=, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN, IS NULL, IS NOT NULL"
@@ -216,10 +344,12 @@ class _Field:
 class _Parser:
     """Recursive-descent parser over the token list of one filter or order-by clause."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, schema: FilterSchema) -> None:
         self.text = text
+        self.schema = schema
         self.tokens = _tokenize(text)
         self.index = 0
+        self.ordering = False  # parsing an order-by clause rather than a filter
 
     # -- token helpers ---------------------------------------------------------------------
     def peek(self) -> _Token:
@@ -290,39 +420,48 @@ class _Parser:
         op = self.operator(field)
         op_end = self.tokens[self.index - 1].end
         values = self.operand(field, op, _clip(self.text[field.start : op_end]))
-        value = _check(field, op, (op_start, op_end), values)
+        value = _check(field, op, (op_start, op_end), values, self.schema)
         return Comparison(field.entity, field.key, op, value, field.start + 1)
 
     def field(self) -> _Field:
+        schema = self.schema
         token = self.peek()
         if token.kind != "WORD" or token.text.upper() in _KEYWORDS:
             after = f" after '{self.previous()}'" if self.index else ""
+            samples = [
+                f"{_PLURAL[e]}.{_SAMPLE_KEYS[e]}" for e in ("metric", "param", "tag") if e in schema.entities
+            ]
             raise self.fail(
-                token, f"expected a field such as metrics.auc, params.depth, tags.team or status{after}"
+                token, f"expected a field such as {_or([*samples, schema.sample_attribute])}{after}"
             )
         self.advance()
         word = token.text
         if "." not in word:
-            if word.lower() in _ENTITIES:
-                sample = _SAMPLE_KEYS[_ENTITIES[word.lower()]]
-                raise self.fail(token, f"'{word}' needs a key after a dot, e.g. {word}.{sample}")
-            key = _attribute(word, token, bare=True)
+            entity = _entity(word, schema)
+            if entity is not None and _canonical(word, schema) not in schema.attributes:
+                self.allowed(entity, token.start, token.end)
+                raise self.fail(
+                    token, f"'{word}' needs a key after a dot, e.g. {word}.{_sample(entity, schema)}"
+                )
+            key = _attribute(word, token, bare=True, schema=schema)
             return _Field("attribute", key, token.start, token.end, word)
         entity_text, _, key = word.partition(".")
-        entity = _ENTITIES.get(entity_text.lower())
+        entity = _entity(entity_text, schema)
         if entity is None:
+            prefixes = [f"{_PLURAL[e]}." for e in _KINDS if e in schema.entities]
             raise _ParseError(
                 token.start,
                 token.start + len(entity_text),
-                f"unknown entity '{entity_text}'; use metrics., params., tags., attributes. or datasets.",
+                f"unknown entity '{entity_text}'; use {_or(prefixes)}",
             )
+        self.allowed(entity, token.start, token.start + len(entity_text))
         end = token.end
         if not key:
             quoted = self.peek()
             if quoted.kind not in ("BACKTICK", "DQUOTED"):
                 raise self.fail(
                     quoted,
-                    f"expected a key after '{word}', e.g. {word}{_SAMPLE_KEYS[entity]}; quote keys with "
+                    f"expected a key after '{word}', e.g. {word}{_sample(entity, schema)}; quote keys with "
                     f"spaces or other "
                     f"characters in backticks, e.g. {word}`my key`",
                 )
@@ -333,7 +472,7 @@ class _Parser:
         key_start = token.start + len(entity_text) + 1
         key_token = _Token("WORD", self.text[key_start:end], key_start, end)
         if entity == "attribute":
-            key = _attribute(key, key_token, bare=False)
+            key = _attribute(key, key_token, bare=False, schema=schema)
         elif entity == "dataset":
             if key.lower() not in _DATASET_FIELDS:
                 raise self.fail(
@@ -342,6 +481,21 @@ class _Parser:
                 )
             key = key.lower()
         return _Field(entity, key, token.start, end, self.text[token.start : end])
+
+    def allowed(self, entity: str, start: int, end: int) -> None:
+        """Fail at text[start:end] when this schema does not allow ``entity``."""
+        schema = self.schema
+        if entity in schema.entities:
+            return
+        usable = _and(
+            [_PLURAL[e] for e in ("attribute", "tag", "metric", "param", "dataset") if e in schema.entities]
+        )
+        if self.ordering:
+            message = f"{schema.plural} can be ordered by {usable}, not {_PLURAL[entity]}"
+        else:
+            message = f"{schema.noun} filters can use {usable}, not {_PLURAL[entity]}"
+        hint = schema.hints.get(entity)
+        raise _ParseError(start, end, f"{message}; {hint}" if hint else message)
 
     def operator(self, field: _Field) -> str:
         token = self.advance()
@@ -418,12 +572,22 @@ class _Parser:
     def order_by(self) -> OrderBy:
         if self.peek().kind == "EOF":
             raise self.fail(self.peek(), "the clause is empty; write e.g. 'metrics.auc DESC'")
+        self.ordering = True
         field = self.field()
+        schema = self.schema
         if field.entity == "dataset":
+            prefixes = [f"{_PLURAL[e]}." for e in _KINDS if e in schema.entities and e != "dataset"]
             raise _ParseError(
                 field.start,
                 field.end,
-                "runs cannot be ordered by datasets; order by metrics., params., tags. or attributes.",
+                f"{schema.plural} cannot be ordered by datasets; order by {_or(prefixes)}",
+            )
+        if field.entity == "attribute" and field.key in schema.unordered:
+            raise _ParseError(
+                field.start,
+                field.end,
+                f"{schema.plural} cannot be ordered by {field.key} (a {schema.noun} may have several); "
+                f"use it in the filter instead",
             )
         token = self.peek()
         descending = False
@@ -446,17 +610,49 @@ def _combine(cls: type[And] | type[Or], items: list[Node]) -> Node:
     return cls(tuple(flat))
 
 
-def _attribute(name: str, token: _Token, bare: bool) -> str:
+def _or(words: Sequence[str]) -> str:
+    """``a, b or c``."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
+
+
+def _and(words: Sequence[str]) -> str:
+    """``a, b and c``."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def _entity(word: str, schema: FilterSchema) -> str | None:
+    """The entity a prefix such as ``metrics`` or ``run`` names, or None."""
+    lowered = word.lower()
+    return "attribute" if lowered in schema.prefixes else _ENTITIES.get(lowered)
+
+
+def _sample(entity: str, schema: FilterSchema) -> str:
+    """A key to show after ``entity.`` in examples."""
+    return schema.sample_attribute if entity == "attribute" else _SAMPLE_KEYS[entity]
+
+
+def _canonical(name: str, schema: FilterSchema) -> str:
+    lowered = name.lower()
+    return schema.aliases.get(lowered, lowered)
+
+
+def _attribute(name: str, token: _Token, bare: bool, schema: FilterSchema) -> str:
     """Canonical attribute name, or a _ParseError listing the allowed ones."""
-    canonical = _ATTRIBUTE_ALIASES.get(name.lower(), name.lower())
-    if canonical in ATTRIBUTES:
+    canonical = _canonical(name, schema)
+    if canonical in schema.attributes:
         return canonical
-    hint = f"; for a metric, param or tag write metrics.{name}, params.{name} or tags.{name}" if bare else ""
+    hint = ""
+    kinds = [e for e in ("metric", "param", "tag") if e in schema.entities]
+    if bare and kinds:
+        hint = f"; for a {_or(kinds)} write {_or([f'{_PLURAL[e]}.{name}' for e in kinds])}"
+    aliases = list(schema.aliases)
+    also = ""
+    if aliases:
+        also = f" ({_and(aliases)} also {'works' if len(aliases) == 1 else 'work'})"
     raise _ParseError(
         token.start,
         token.end,
-        f"unknown attribute '{name}'; allowed attributes: {', '.join(ATTRIBUTES)} "
-        f"(run_id and run_name also work){hint}",
+        f"unknown attribute '{name}'; allowed attributes: {', '.join(schema.attributes)}{also}{hint}",
     )
 
 
@@ -485,7 +681,7 @@ def _example(field: _Field, op: str, parts: list[str]) -> str:
     return f"{field.text} {op} {shown}"
 
 
-def _rules(field: _Field) -> tuple[str, tuple[str, ...], str]:
+def _rules(field: _Field, schema: FilterSchema) -> tuple[str, tuple[str, ...], str]:
     """What to call the field in messages, its allowed operators and its value kind."""
     if field.entity == "metric":
         return "metrics", _NUMBER_OPS, "number"
@@ -494,16 +690,22 @@ def _rules(field: _Field) -> tuple[str, tuple[str, ...], str]:
     if field.entity in ("param", "tag"):
         return _PLURAL[field.entity], _STRING_OPS, "string"
     what = f"attributes.{field.key}"
-    if field.key in _TIME_ATTRIBUTES:
+    if field.key in schema.numeric:
         return what, _NUMBER_OPS, "number"
-    if field.key == "status":
+    if field.key in schema.enums:
         return what, _MATCH_OPS, "string"
     return what, _STRING_OPS, "string"
 
 
-def _check(field: _Field, op: str, op_span: tuple[int, int], values: list[tuple[object, _Token]]) -> object:
+def _check(
+    field: _Field,
+    op: str,
+    op_span: tuple[int, int],
+    values: list[tuple[object, _Token]],
+    schema: FilterSchema,
+) -> object:
     """Check the operator and value types for the field; return the comparison's value."""
-    what, allowed, kind = _rules(field)
+    what, allowed, kind = _rules(field, schema)
     plural = field.entity in ("metric", "param", "tag")
     if op not in allowed:
         raise _ParseError(
@@ -515,10 +717,13 @@ def _check(field: _Field, op: str, op_span: tuple[int, int], values: list[tuple[
         if kind == "number" and isinstance(value, str):
             numeric = bool(_NUMBER.fullmatch(value.strip()))
             fix = "remove the quotes" if numeric else "compare with a number"
-            sample = "1700000000000" if field.entity == "attribute" else "0.9"
+            time = field.entity == "attribute" and field.key in schema.times
+            sample = "1700000000000" if time else "1" if field.entity == "attribute" else "0.9"
             parts = [_as_number(v, t, sample) for v, t in values]
-            if field.entity == "attribute":
+            if time:
                 subject = f"{what} is a time in milliseconds since the epoch"
+            elif field.entity == "attribute":
+                subject = f"{what} is a number"
             else:
                 subject = f"{what} are numbers"
             raise _ParseError(token.start, token.end, f"{subject}: {fix}, e.g. {_example(field, op, parts)}")
@@ -529,16 +734,18 @@ def _check(field: _Field, op: str, op_span: tuple[int, int], values: list[tuple[
                 token.start, token.end, f"{subject}: quote the value, e.g. {_example(field, op, parts)}"
             )
     result = [value for value, _ in values]
-    if field.entity == "attribute" and field.key == "status" and op in ("=", "!=", "IN", "NOT IN"):
+    choices = schema.enums.get(field.key, ()) if field.entity == "attribute" else ()
+    if choices and op in ("=", "!=", "IN", "NOT IN"):
+        stored = {choice.upper(): choice for choice in choices}
         for index, (value, token) in enumerate(values):
-            status = str(value).upper()
-            if status not in RUN_STATUSES:
+            choice = stored.get(str(value).upper())
+            if choice is None:
                 raise _ParseError(
-                    token.start, token.end, f"status must be one of {', '.join(RUN_STATUSES)}, not '{value}'"
+                    token.start, token.end, f"{field.key} must be one of {', '.join(choices)}, not '{value}'"
                 )
-            result[index] = status
+            result[index] = choice
     if field.entity == "attribute" and kind == "number":
-        # Times are whole milliseconds; 1.7e12 is a natural way to write one.
+        # Times are whole milliseconds and versions whole numbers; 1.7e12 is a natural way to write one.
         result = [int(v) if isinstance(v, float) and v.is_integer() else v for v in result]
     if op in ("IS NULL", "IS NOT NULL"):
         return None
@@ -562,11 +769,12 @@ def _format(error: _ParseError, text: str, subject: str, end_name: str) -> Inval
     )
 
 
-def parse_filter(text: str | None) -> Node | None:
-    """Parse a run search filter into an AST.
+def parse_filter(text: str | None, schema: FilterSchema = RUN_FILTER) -> Node | None:
+    """Parse a search filter into an AST.
 
     Args:
         text: e.g. ``"metrics.auc > 0.9 and params.depth = '3'"``; None or blank means no filter.
+        schema: what the filter may reference; runs by default.
 
     Returns:
         The root node, or None for an empty filter.
@@ -577,16 +785,21 @@ def parse_filter(text: str | None) -> Node | None:
     if text is None or not text.strip():
         return None
     try:
-        return _Parser(text).filter()
+        return _Parser(text, schema).filter()
     except _ParseError as error:
         raise _format(error, text, "filter", "end of filter") from None
 
 
-def parse_order_by(clauses: list[str] | None) -> tuple[OrderBy, ...]:
+def parse_order_by(clauses: list[str] | None, schema: FilterSchema = RUN_FILTER) -> tuple[OrderBy, ...]:
     """Parse order-by clauses such as ``["metrics.auc DESC", "start_time"]`` (ASC by default).
 
+    Args:
+        clauses: the clauses, most significant first; None or empty means no ordering.
+        schema: what the clauses may reference; runs by default.
+
     Raises:
-        InvalidArgument: a clause is malformed or orders by something runs cannot be ordered by.
+        InvalidArgument: a clause is malformed or orders by something the schema's objects
+            cannot be ordered by.
     """
     if clauses is None:
         return ()
@@ -601,7 +814,7 @@ def parse_order_by(clauses: list[str] | None) -> tuple[OrderBy, ...]:
                 f"order_by clauses must be strings such as 'metrics.auc DESC', not {type(clause).__name__}."
             )
         try:
-            result.append(_Parser(clause).order_by())
+            result.append(_Parser(clause, schema).order_by())
         except _ParseError as error:
             raise _format(error, clause, f'order_by clause "{_clip(clause, 80)}"', "end of clause") from None
     return tuple(result)

@@ -10,11 +10,8 @@ they came from.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from typing import Any
 
-import orjson
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -29,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.selectable import Alias
 
-from modelyard.core.errors import InvalidArgument
+from modelyard.core.query import compare, decode_page_token, encode_page_token, fingerprint
 from modelyard.tracking.filter_parser import And, Comparison, Node, Or, OrderBy, parse_filter, parse_order_by
 from modelyard.tracking.tables import datasets, latest_metrics, params, run_inputs, runs, tags
 
@@ -48,39 +45,6 @@ _ATTRIBUTES = {
     "host": runs.c.host,
 }
 _DATASET_COLUMNS = {"name": datasets.c.name, "digest": datasets.c.digest, "context": run_inputs.c.context}
-
-
-def _compare(col: Any, op: str, value: Any) -> ColumnElement[bool]:
-    match op:
-        case "=":
-            return col == value  # type: ignore[no-any-return]
-        case "!=":
-            return col != value  # type: ignore[no-any-return]
-        case "<":
-            return col < value  # type: ignore[no-any-return]
-        case "<=":
-            return col <= value  # type: ignore[no-any-return]
-        case ">":
-            return col > value  # type: ignore[no-any-return]
-        case ">=":
-            return col >= value  # type: ignore[no-any-return]
-        case "LIKE":
-            return col.like(value)  # type: ignore[no-any-return]
-        case "NOT LIKE":
-            return col.not_like(value)  # type: ignore[no-any-return]
-        case "ILIKE":
-            return col.ilike(value)  # type: ignore[no-any-return]
-        case "NOT ILIKE":
-            return col.not_ilike(value)  # type: ignore[no-any-return]
-        case "IN":
-            return col.in_(list(value))  # type: ignore[no-any-return]
-        case "NOT IN":
-            return col.not_in(list(value))  # type: ignore[no-any-return]
-        case "IS NULL":
-            return col.is_(None)  # type: ignore[no-any-return]
-        case "IS NOT NULL":
-            return col.is_not(None)  # type: ignore[no-any-return]
-    raise InvalidArgument(f"Unsupported operator {op!r}.")  # pragma: no cover - the parser rejects it
 
 
 class _Compiler:
@@ -103,8 +67,8 @@ class _Compiler:
         if c.entity == "metric":
             m = self.metric(c.key)
             if c.op in ("IS NULL", "IS NOT NULL"):  # "the run has (no) such metric"
-                return _compare(m.c.run_id, c.op, None)
-            return _compare(m.c.value, c.op, c.value)
+                return compare(m.c.run_id, c.op, None)
+            return compare(m.c.value, c.op, c.value)
         if c.entity in ("param", "tag"):
             table = params if c.entity == "param" else tags
             has_key = and_(table.c.run_id == runs.c.id, table.c.key == c.key)
@@ -112,15 +76,15 @@ class _Compiler:
                 return not_(exists().where(has_key))
             if c.op == "IS NOT NULL":
                 return exists().where(has_key)
-            return exists().where(has_key, _compare(table.c.value, c.op, c.value))
+            return exists().where(has_key, compare(table.c.value, c.op, c.value))
         if c.entity == "attribute":
-            return _compare(_ATTRIBUTES[c.key], c.op, c.value)
+            return compare(_ATTRIBUTES[c.key], c.op, c.value)
         # datasets: the run consumed a dataset matching the comparison
         col = _DATASET_COLUMNS[c.key]
         return exists().where(
             run_inputs.c.run_id == runs.c.id,
             datasets.c.id == run_inputs.c.dataset_id,
-            _compare(col, c.op, c.value),
+            compare(col, c.op, c.value),
         )
 
     def order(self, o: OrderBy) -> list[Any]:
@@ -152,8 +116,8 @@ def search_run_ids(
     """Ids of the matching runs for one page, and the token for the next page (or None)."""
     node = parse_filter(filter_text)
     orders = parse_order_by(order_by)
-    fingerprint = _fingerprint(project_id, experiment_ids, filter_text, order_by, include_deleted)
-    offset = _decode_token(page_token, fingerprint)
+    query = fingerprint(project_id, experiment_ids, filter_text, order_by, include_deleted)
+    offset = decode_page_token(page_token, query)
 
     comp = _Compiler()
     conditions: list[ColumnElement[bool]] = []
@@ -187,28 +151,5 @@ def search_run_ids(
     token = None
     if len(ids) > max_results:
         ids = ids[:max_results]
-        token = _encode_token(offset + max_results, fingerprint)
+        token = encode_page_token(offset + max_results, query)
     return ids, token
-
-
-def _fingerprint(*parts: Any) -> str:
-    return hashlib.sha256(orjson.dumps(parts)).hexdigest()[:16]
-
-
-def _encode_token(offset: int, fingerprint: str) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps({"o": offset, "q": fingerprint})).decode()
-
-
-def _decode_token(token: str | None, fingerprint: str) -> int:
-    if not token:
-        return 0
-    try:
-        data = orjson.loads(base64.urlsafe_b64decode(token.encode()))
-        offset, query = int(data["o"]), data["q"]
-    except Exception as exc:
-        raise InvalidArgument("page_token is not valid: pass back the token a search returned.") from exc
-    if query != fingerprint or offset < 0:
-        raise InvalidArgument(
-            "page_token belongs to a different search: use it with the same filter, order and scope."
-        )
-    return offset

@@ -1,0 +1,1 @@
+"""Access control: project roles, memberships, and what each role may do."""

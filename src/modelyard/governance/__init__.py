@@ -1,0 +1,1 @@
+"""Governance: risk-tier policies, promotion requests, reviews, and the gate on protected aliases."""
