@@ -284,15 +284,28 @@ def search_runs(
     )
 
 
-def log_model(model: Any, name: str = "model", *, input_example: Any = None, requirements: list[str] | None = None,
-              allow_pickle: bool = True) -> ModelInfo:
+def log_model(
+    model: Any,
+    name: str = "model",
+    *,
+    input_example: Any = None,
+    requirements: list[str] | None = None,
+    allow_pickle: bool = True,
+) -> ModelInfo:
     """Save a model (safe format for its flavor, with manifest and signature) into the active run."""
-    return get_client().log_model(_run_id(), model, name, input_example=input_example, requirements=requirements,
-                                  allow_pickle=allow_pickle)
+    return get_client().log_model(
+        _run_id(),
+        model,
+        name,
+        input_example=input_example,
+        requirements=requirements,
+        allow_pickle=allow_pickle,
+    )
 
 
-def register_model(source: str | Path, name: str, *, description: str = "",
-                   tags: dict[str, str] | None = None) -> ModelVersion:
+def register_model(
+    source: str | Path, name: str, *, description: str = "", tags: dict[str, str] | None = None
+) -> ModelVersion:
     """Add a version of ``name`` in the current project from ``runs:/...``, a model folder or file, or an MLflow model."""
     return get_client().register_model(source, name, project=_project, description=description, tags=tags)
 

@@ -21,6 +21,7 @@ from modelyard.access.roles import (
 from modelyard.access.scope import Scope, resolve_scope
 from modelyard.access.tables import project_members
 from modelyard.core.auth import Caller
+from modelyard.core.context import ClientContext, client_context
 from modelyard.core.db import Database
 from modelyard.core.errors import NotFound, PermissionDenied, Unauthenticated
 
@@ -31,7 +32,9 @@ _BODY_SCOPED = {("POST", "/api/v1/runs"), ("POST", "/api/v1/runs/search")}
 class Authorizer:
     """Turns a request into a ``Caller`` or a 401/403/404."""
 
-    def __init__(self, db: Database, *, auth_enabled: bool, identity: Any = None, local_user: str = "local") -> None:
+    def __init__(
+        self, db: Database, *, auth_enabled: bool, identity: Any = None, local_user: str = "local"
+    ) -> None:
         self.db = db
         self.auth_enabled = auth_enabled
         self.identity = identity
@@ -44,6 +47,7 @@ class Authorizer:
         """
         host = request.client.host if request.client else ""
         agent = request.headers.get("user-agent", "")[:200]
+        client_context.set(ClientContext(address=host, agent=agent))
         if permission in PUBLIC:
             return Caller(name="anonymous", client_host=host, client_agent=agent)
         if not self.auth_enabled:
@@ -55,17 +59,30 @@ class Authorizer:
                 "Sign in first: send 'Authorization: Bearer <token>' (set MODELYARD_TOKEN for the SDK and CLI)."
             )
         user = await run_in_threadpool(self.identity.authenticate_token, header[7:].strip())
-        caller = Caller(name=user.name, user_id=user.id, is_admin=user.is_admin, is_auditor=user.is_auditor,
-                        client_host=host, client_agent=agent)
+        caller = Caller(
+            name=user.name,
+            user_id=user.id,
+            is_admin=user.is_admin,
+            is_auditor=user.is_auditor,
+            client_host=host,
+            client_agent=agent,
+        )
         if caller.is_admin:
             return caller
         body = None
-        if (request.method, request.scope.get("route").path if request.scope.get("route") else "") in _BODY_SCOPED:
+        if (
+            request.method,
+            request.scope.get("route").path if request.scope.get("route") else "",
+        ) in _BODY_SCOPED:
             try:
                 body = orjson.loads(await request.body())
             except orjson.JSONDecodeError:
                 body = None
-        scope = await run_in_threadpool(resolve_scope, self.db, dict(request.path_params), body) if scoped else None
+        scope = (
+            await run_in_threadpool(resolve_scope, self.db, dict(request.path_params), body)
+            if scoped
+            else None
+        )
         return await run_in_threadpool(self.check, caller, permission, scope)
 
     def check(self, caller: Caller, permission: str, scope: Scope | None) -> Caller:
@@ -93,6 +110,9 @@ class Authorizer:
         if user_id is None:
             return None
         with self.db.read() as conn:
-            role = conn.execute(select(project_members.c.role).where(
-                project_members.c.project_id == project_id, project_members.c.user_id == user_id)).scalar()
+            role = conn.execute(
+                select(project_members.c.role).where(
+                    project_members.c.project_id == project_id, project_members.c.user_id == user_id
+                )
+            ).scalar()
         return Role(role) if role else None

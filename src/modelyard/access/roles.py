@@ -37,11 +37,21 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
 
 # Permissions that need no project: anyone signed in may create a project (becoming its
 # owner) and list the ones they belong to; everything else global is for admins.
-SIGNED_IN = frozenset({"projects.create", "projects.list", "users.self", "tokens.self", "environments.write",
-                       "environments.read", "governance.policies.read"})
+SIGNED_IN = frozenset(
+    {
+        "projects.create",
+        "projects.list",
+        "users.self",
+        "tokens.self",
+        "environments.write",
+        "environments.read",
+        "governance.policies.read",
+    }
+)
 ADMIN_ONLY = frozenset({"users.admin", "governance.policies", "audit.read", "webhooks.global"})
-AUDITOR_READS = READ | frozenset({"audit.read", "projects.list", "users.self", "environments.read",
-                                  "governance.policies.read"})
+AUDITOR_READS = READ | frozenset(
+    {"audit.read", "projects.list", "users.self", "environments.read", "governance.policies.read"}
+)
 PUBLIC = frozenset({"auth.login"})
 
 

@@ -31,15 +31,26 @@ def list_members(project: str, svc: AccessService = Depends(access)) -> Response
 
 
 @router.put("/{user}")
-def set_member(project: str, user: str, body: SetRole, svc: AccessService = Depends(access),
-               caller: Caller = Depends(require("project.members"))) -> Response:
+def set_member(
+    project: str,
+    user: str,
+    body: SetRole,
+    svc: AccessService = Depends(access),
+    caller: Caller = Depends(require("project.members")),
+) -> Response:
     """Give a user a role: viewer, contributor, maintainer, validator or owner."""
-    return json_response(svc.set_member(project=project, user=user, role=body.role, actor=caller.name).model_dump())
+    return json_response(
+        svc.set_member(project=project, user=user, role=body.role, actor=caller.name).model_dump()
+    )
 
 
 @router.delete("/{user}", status_code=204)
-def remove_member(project: str, user: str, svc: AccessService = Depends(access),
-                  caller: Caller = Depends(require("project.members"))) -> Response:
+def remove_member(
+    project: str,
+    user: str,
+    svc: AccessService = Depends(access),
+    caller: Caller = Depends(require("project.members")),
+) -> Response:
     """Take a user out of the project."""
     svc.remove_member(project=project, user=user, actor=caller.name)
     return Response(status_code=204)

@@ -42,6 +42,8 @@ _BY_ID: dict[str, tuple[str, Table]] = {
     "experiment_id": ("experiment", experiments),
     "dataset_id": ("dataset", datasets),
 }
+
+
 def _extra_lookups() -> dict[str, tuple[str, Table]]:
     from modelyard.governance.tables import promotion_requests
 
@@ -61,7 +63,9 @@ def resolve_scope(db: Database, path_params: dict[str, Any], body: Any = None) -
     if "project" in path_params:
         ref = str(path_params["project"])
         with db.read() as conn:
-            pid = conn.execute(select(projects.c.id).where((projects.c.name == ref) | (projects.c.id == ref))).scalar()
+            pid = conn.execute(
+                select(projects.c.id).where((projects.c.name == ref) | (projects.c.id == ref))
+            ).scalar()
         return Scope("project", ref, pid)
     for param, kind_table in {**_BY_ID, **_extra_lookups()}.items():
         if param in path_params:

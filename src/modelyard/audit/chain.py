@@ -60,6 +60,14 @@ _PG_LOCK_KEY = 0x6175646974
 _SENSITIVE = re.compile(r"secret|token(?!i[sz])|passw(?:or)?d|pwd|authorization|apikey|credential")
 _NOT_ALNUM = re.compile(r"[^0-9a-z]")
 
+# Built once: statements executed with plain parameter dicts skip SQLAlchemy's per-call
+# statement construction, which otherwise costs more than the SQL itself on SQLite.
+_INSERT_RECORD = audit_log.insert()
+_INSERT_HEAD = audit_head.insert()
+_UPDATE_HEAD = audit_head.update().where(audit_head.c.id == 1)
+_SELECT_HEAD = select(audit_head.c.last_seq, audit_head.c.last_hash).where(audit_head.c.id == 1)
+_SELECT_LAST = select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+
 Outcome = Literal["ok", "denied", "failed"]
 ExportFormat = Literal["jsonl", "csv"]
 
@@ -200,10 +208,10 @@ def append_audit(
         "prev_hash": last_hash,
     }
     fields["hash"] = compute_hash(fields)
-    conn.execute(audit_log.insert().values(**fields))
+    conn.execute(_INSERT_RECORD, fields)
     head = {"last_seq": fields["seq"], "last_hash": fields["hash"]}
-    if conn.execute(audit_head.update().where(audit_head.c.id == 1).values(**head)).rowcount == 0:
-        conn.execute(audit_head.insert().values(id=1, **head))
+    if conn.execute(_UPDATE_HEAD, head).rowcount == 0:
+        conn.execute(_INSERT_HEAD, {"id": 1, **head})
     return AuditRecord(**fields)
 
 
@@ -221,9 +229,7 @@ def verify_chain(conn_or_db: Connection | Database) -> VerifyResult:
             if found is not None:
                 return VerifyResult(ok=False, records=count, first_bad_seq=found[0], problem=found[1])
             prev_seq, prev_hash, count = row.seq, row.hash, count + 1
-        head = conn.execute(
-            select(audit_head.c.last_seq, audit_head.c.last_hash).where(audit_head.c.id == 1)
-        ).first()
+        head = conn.execute(_SELECT_HEAD).first()
     at_end = _check_head(head, prev_seq, prev_hash, count)
     if at_end is not None:
         return VerifyResult(ok=False, records=count, first_bad_seq=at_end[0], problem=at_end[1])
@@ -264,13 +270,9 @@ def export_audit(
 
 def _head(conn: Connection) -> tuple[int, str]:
     """The last seq and hash; from the table when the head row is missing (then genesis)."""
-    row = conn.execute(
-        select(audit_head.c.last_seq, audit_head.c.last_hash).where(audit_head.c.id == 1)
-    ).first()
+    row = conn.execute(_SELECT_HEAD).first()
     if row is None:
-        row = conn.execute(
-            select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
-        ).first()
+        row = conn.execute(_SELECT_LAST).first()
     return (int(row[0]), str(row[1])) if row is not None else (0, GENESIS_HASH)
 
 

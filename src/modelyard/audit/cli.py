@@ -54,7 +54,9 @@ def _open_store(uri: str | None) -> Store:
     store = Store.open(uri or settings.resolved_store_uri, settings.resolved_artifacts_uri)
     if not inspect(store.db.engine).has_table(audit_log.name):
         store.close()
-        raise NotFound("This store has no audit trail table: upgrade Modelyard, then start the server once.")
+        raise NotFound(
+            "This store has no audit trail (no audit_log table): upgrade Modelyard, then try again."
+        )
     return store
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from modelyard import __version__
-from modelyard.cli import models, projects, runs
+from modelyard.cli import governance, models, projects, runs
 from modelyard.cli.common import friendly_errors
 from modelyard.core.settings import get_settings
 
@@ -18,6 +18,7 @@ app = typer.Typer(
 app.add_typer(projects.app, name="projects")
 app.add_typer(runs.app, name="runs")
 app.add_typer(models.app, name="models")
+app.add_typer(governance.app, name="governance")
 
 
 @app.command()
@@ -27,7 +28,9 @@ def server(
     port: int = typer.Option(None, help="Port (default 8080)."),
     store: str = typer.Option(None, "--store", help="Metadata store: sqlite:///file.db or postgresql://..."),
     artifacts: str = typer.Option(None, "--artifacts", help="Artifact root: a folder or s3://bucket/prefix."),
-    auth: bool = typer.Option(None, "--auth/--no-auth", help="Require sign-in with API tokens (MODELYARD_AUTH)."),
+    auth: bool = typer.Option(
+        None, "--auth/--no-auth", help="Require sign-in with API tokens (MODELYARD_AUTH)."
+    ),
 ) -> None:
     """Start the REST API server (OpenAPI at /openapi.json, health at /health)."""
     from modelyard.server.run import serve

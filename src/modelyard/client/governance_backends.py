@@ -21,21 +21,30 @@ class EmbeddedGovernance:
         self.svc = GovernanceService(store)
 
     def request(self, project: str, model: str, version: int, alias: str, reason: str) -> PromotionRequest:
-        return self.svc.request_promotion(project=project, model=model, version=version, alias=alias,
-                                          actor=getpass.getuser(), reason=reason)
+        return self.svc.request_promotion(
+            project=project, model=model, version=version, alias=alias, actor=getpass.getuser(), reason=reason
+        )
 
     def review(self, request_id: str, approve: bool, comment: str) -> PromotionRequest:
-        return self.svc.review(request_id, reviewer=getpass.getuser(), roles={r.value for r in Role},
-                               approve=approve, comment=comment)
+        return self.svc.review(
+            request_id,
+            reviewer=getpass.getuser(),
+            roles={r.value for r in Role},
+            approve=approve,
+            comment=comment,
+        )
 
     def get(self, request_id: str) -> PromotionRequest:
         return self.svc.get_request(request_id)
 
     def list(self, project: str, status: str | None) -> list[PromotionRequest]:
-        return self.svc.list_requests(project_id=self.svc.registry.projects.get_project(project).id, status=status)
+        return self.svc.list_requests(
+            project_id=self.svc.registry.projects.get_project(project).id, status=status
+        )
 
-    def record_check(self, project: str, model: str, version: int, name: str, passed: bool,
-                     details: dict[str, Any]) -> None:
+    def record_check(
+        self, project: str, model: str, version: int, name: str, passed: bool, details: dict[str, Any]
+    ) -> None:
         v = self.svc.registry.get_version(project=project, name=model, version=version)
         self.svc.record_check(v, name=name, passed=passed, details=details, actor=getpass.getuser())
 
@@ -55,12 +64,15 @@ class HttpGovernance:
 
     def request(self, project: str, model: str, version: int, alias: str, reason: str) -> PromotionRequest:
         body = {"model": model, "version": version, "alias": alias, "reason": reason}
-        return PromotionRequest(**self.b._call("POST", f"/api/v1/projects/{_q(project)}/promotions", json=body))
+        return PromotionRequest(
+            **self.b._call("POST", f"/api/v1/projects/{_q(project)}/promotions", json=body)
+        )
 
     def review(self, request_id: str, approve: bool, comment: str) -> PromotionRequest:
         verb = "approve" if approve else "reject"
-        return PromotionRequest(**self.b._call("POST", f"/api/v1/promotions/{_q(request_id)}/{verb}",
-                                               json={"comment": comment}))
+        return PromotionRequest(
+            **self.b._call("POST", f"/api/v1/promotions/{_q(request_id)}/{verb}", json={"comment": comment})
+        )
 
     def get(self, request_id: str) -> PromotionRequest:
         return PromotionRequest(**self.b._call("GET", f"/api/v1/promotions/{_q(request_id)}"))
@@ -70,8 +82,9 @@ class HttpGovernance:
         found = self.b._call("GET", f"/api/v1/projects/{_q(project)}/promotions", params=params)
         return [PromotionRequest(**r) for r in found]
 
-    def record_check(self, project: str, model: str, version: int, name: str, passed: bool,
-                     details: dict[str, Any]) -> None:
+    def record_check(
+        self, project: str, model: str, version: int, name: str, passed: bool, details: dict[str, Any]
+    ) -> None:
         url = f"/api/v1/projects/{_q(project)}/models/{_q(model)}/versions/{int(version)}/checks"
         self.b._call("POST", url, json={"name": name, "passed": passed, "details": details})
 

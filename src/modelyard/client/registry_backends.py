@@ -48,15 +48,24 @@ class EmbeddedRegistry:
     def set_model_tag(self, project: str, name: str, key: str, value: str) -> None:
         self.svc.set_model_tag(project=project, name=name, key=key, value=value)
 
-    def version_from_run(self, project: str, name: str, source: str, description: str,
-                         tags: dict[str, str], actor: str) -> ModelVersion:
-        return self.svc.create_version(project=project, name=name, source=source, description=description,
-                                       tags=tags, actor=actor)
+    def version_from_run(
+        self, project: str, name: str, source: str, description: str, tags: dict[str, str], actor: str
+    ) -> ModelVersion:
+        return self.svc.create_version(
+            project=project, name=name, source=source, description=description, tags=tags, actor=actor
+        )
 
-    def version_from_folder(self, project: str, name: str, folder: Path, description: str,
-                            actor: str) -> ModelVersion:
-        return self.svc.create_version(project=project, name=name, source=str(folder), model_dir=folder,
-                                       description=description, actor=actor)
+    def version_from_folder(
+        self, project: str, name: str, folder: Path, description: str, actor: str
+    ) -> ModelVersion:
+        return self.svc.create_version(
+            project=project,
+            name=name,
+            source=str(folder),
+            model_dir=folder,
+            description=description,
+            actor=actor,
+        )
 
     def get_version(self, project: str, name: str, ref: str) -> ModelVersion:
         if ref.startswith("@"):
@@ -72,9 +81,12 @@ class EmbeddedRegistry:
     def set_trusted(self, project: str, name: str, version: int, trusted: bool) -> ModelVersion:
         return self.svc.set_trusted(project=project, name=name, version=version, trusted=trusted)
 
-    def set_alias(self, project: str, name: str, alias: str, version: int, reason: str, actor: str) -> ModelVersion:
-        return self.svc.set_alias(project=project, name=name, alias=alias, version=version, reason=reason,
-                                  actor=actor)
+    def set_alias(
+        self, project: str, name: str, alias: str, version: int, reason: str, actor: str
+    ) -> ModelVersion:
+        return self.svc.set_alias(
+            project=project, name=name, alias=alias, version=version, reason=reason, actor=actor
+        )
 
     def delete_alias(self, project: str, name: str, alias: str) -> None:
         self.svc.delete_alias(project=project, name=name, alias=alias)
@@ -88,7 +100,9 @@ class EmbeddedRegistry:
     def card(self, project: str, name: str, ref: str, fmt: str) -> str:
         return render_card(self.svc, self.get_version(project, name, ref), html=fmt == "html")
 
-    def put_card(self, project: str, name: str, version: int, sections: ModelCardSections) -> ModelCardSections:
+    def put_card(
+        self, project: str, name: str, version: int, sections: ModelCardSections
+    ) -> ModelCardSections:
         v = self.svc.get_version(project=project, name=name, version=version)
         return self.svc.put_card_sections(v, sections)
 
@@ -128,21 +142,27 @@ class HttpRegistry:
     def set_model_tag(self, project: str, name: str, key: str, value: str) -> None:
         self.b._call("PUT", f"{self._base(project, name)}/tags/{_q(key)}", content=value.encode())
 
-    def version_from_run(self, project: str, name: str, source: str, description: str,
-                         tags: dict[str, str], actor: str) -> ModelVersion:
+    def version_from_run(
+        self, project: str, name: str, source: str, description: str, tags: dict[str, str], actor: str
+    ) -> ModelVersion:
         body = {"source": source, "description": description, "tags": tags}
         return ModelVersion(**self.b._call("POST", f"{self._base(project, name)}/versions", json=body))
 
-    def version_from_folder(self, project: str, name: str, folder: Path, description: str,
-                            actor: str) -> ModelVersion:
+    def version_from_folder(
+        self, project: str, name: str, folder: Path, description: str, actor: str
+    ) -> ModelVersion:
         with tempfile.TemporaryFile() as archive:
             with tarfile.open(fileobj=archive, mode="w") as tar:
                 for p in sorted(folder.rglob("*")):
                     if p.is_file() and not p.is_symlink():
                         tar.add(p, arcname=p.relative_to(folder).as_posix())
             archive.seek(0)
-            data = self.b._call("POST", f"{self._base(project, name)}/versions/upload",
-                                params={"description": description}, content=iter_file(archive))  # type: ignore[arg-type]
+            data = self.b._call(
+                "POST",
+                f"{self._base(project, name)}/versions/upload",
+                params={"description": description},
+                content=iter_file(archive),
+            )  # type: ignore[arg-type]
         return ModelVersion(**data)
 
     def get_version(self, project: str, name: str, ref: str) -> ModelVersion:
@@ -152,14 +172,19 @@ class HttpRegistry:
         return [ModelVersion(**v) for v in self.b._call("GET", f"{self._base(project, name)}/versions")]
 
     def set_version_tag(self, project: str, name: str, version: int, key: str, value: str) -> None:
-        self.b._call("PUT", f"{self._base(project, name)}/versions/{int(version)}/tags/{_q(key)}",
-                     content=value.encode())
+        self.b._call(
+            "PUT",
+            f"{self._base(project, name)}/versions/{int(version)}/tags/{_q(key)}",
+            content=value.encode(),
+        )
 
     def set_trusted(self, project: str, name: str, version: int, trusted: bool) -> ModelVersion:
         url = f"{self._base(project, name)}/versions/{int(version)}/trusted"
         return ModelVersion(**self.b._call("PUT", url, json={"trusted": trusted}))
 
-    def set_alias(self, project: str, name: str, alias: str, version: int, reason: str, actor: str) -> ModelVersion:
+    def set_alias(
+        self, project: str, name: str, alias: str, version: int, reason: str, actor: str
+    ) -> ModelVersion:
         url = f"{self._base(project, name)}/aliases/{_q(alias)}"
         return ModelVersion(**self.b._call("PUT", url, json={"version": version, "reason": reason}))
 
@@ -168,8 +193,10 @@ class HttpRegistry:
 
     def alias_history(self, project: str, name: str, alias: str | None) -> list[AliasMove]:
         params = {"alias": alias} if alias is not None else None
-        return [AliasMove(**m) for m in self.b._call("GET", f"{self._base(project, name)}/aliases/history",
-                                                       params=params)]
+        return [
+            AliasMove(**m)
+            for m in self.b._call("GET", f"{self._base(project, name)}/aliases/history", params=params)
+        ]
 
     def lineage(self, project: str, name: str, ref: str) -> Lineage:
         return Lineage(**self.b._call("GET", f"{self._base(project, name)}/versions/{_q(ref)}/lineage"))
@@ -183,7 +210,9 @@ class HttpRegistry:
         raise_for_error(resp)
         return resp.text
 
-    def put_card(self, project: str, name: str, version: int, sections: ModelCardSections) -> ModelCardSections:
+    def put_card(
+        self, project: str, name: str, version: int, sections: ModelCardSections
+    ) -> ModelCardSections:
         url = f"{self._base(project, name)}/versions/{int(version)}/card"
         return ModelCardSections(**self.b._call("PUT", url, json=sections.model_dump()))
 

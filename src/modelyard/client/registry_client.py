@@ -13,14 +13,23 @@ from modelyard.client.governance_backends import EmbeddedGovernance, HttpGoverna
 from modelyard.client.registry_backends import EmbeddedRegistry, HttpRegistry, version_ref
 from modelyard.governance.schemas import PromotionRequest
 from modelyard.core.errors import InvalidArgument
-from modelyard.registry.schemas import AliasMove, Lineage, ModelCardSections, ModelVersion, RegisteredModel, RiskTier
+from modelyard.registry.schemas import (
+    AliasMove,
+    Lineage,
+    ModelCardSections,
+    ModelVersion,
+    RegisteredModel,
+    RiskTier,
+)
 
 if TYPE_CHECKING:
     from modelyard.core.settings import Settings
     from modelyard.models import LoadedModel
 
 DEFAULT_PROJECT = "default"
-_MODELS_URI = re.compile(r"^models:/(?:(?P<project>[^/@]+)/)?(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+|latest))?$")
+_MODELS_URI = re.compile(
+    r"^models:/(?:(?P<project>[^/@]+)/)?(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+|latest))?$"
+)
 
 
 def parse_model_uri(uri: str, default_project: str) -> tuple[str, str, str]:
@@ -53,35 +62,59 @@ class RegistryMixin:
     _governance: EmbeddedGovernance | HttpGovernance
     settings: Settings
 
-    def log_model(self, run_id: str, model: Any, name: str = "model", *, input_example: Any = None,
-                  requirements: list[str] | None = None, allow_pickle: bool = True) -> ModelInfo:
+    def log_model(
+        self,
+        run_id: str,
+        model: Any,
+        name: str = "model",
+        *,
+        input_example: Any = None,
+        requirements: list[str] | None = None,
+        allow_pickle: bool = True,
+    ) -> ModelInfo:
         """Save a model in its flavor's safe format (with manifest and signature) as run artifacts."""
         from modelyard import models
 
         with tempfile.TemporaryDirectory(prefix="modelyard-log-model-") as tmp:
             folder = Path(tmp) / "model"
-            manifest = models.save(model, folder, input_example=input_example, requirements=requirements,
-                                   allow_pickle=allow_pickle)
+            manifest = models.save(
+                model,
+                folder,
+                input_example=input_example,
+                requirements=requirements,
+                allow_pickle=allow_pickle,
+            )
             self.log_artifacts(run_id, folder, artifact_path=name)  # type: ignore[attr-defined]
         return ModelInfo(run_id, name, manifest)
 
-    def create_registered_model(self, name: str, *, project: str = DEFAULT_PROJECT, description: str = "",
-                                owner: str = "", risk_tier: RiskTier | str = RiskTier.MEDIUM,
-                                tags: dict[str, str] | None = None) -> RegisteredModel:
+    def create_registered_model(
+        self,
+        name: str,
+        *,
+        project: str = DEFAULT_PROJECT,
+        description: str = "",
+        owner: str = "",
+        risk_tier: RiskTier | str = RiskTier.MEDIUM,
+        tags: dict[str, str] | None = None,
+    ) -> RegisteredModel:
         """Register a model name with its risk tier."""
-        return self._registry.create_model(project, name, description=description, owner=owner,
-                                           risk_tier=str(risk_tier), tags=tags or {})
+        return self._registry.create_model(
+            project, name, description=description, owner=owner, risk_tier=str(risk_tier), tags=tags or {}
+        )
 
     def get_registered_model(self, name: str, *, project: str = DEFAULT_PROJECT) -> RegisteredModel:
         """A registered model with its aliases."""
         return self._registry.get_model(project, name)
 
-    def list_registered_models(self, *, project: str = DEFAULT_PROJECT,
-                               include_archived: bool = False) -> list[RegisteredModel]:
+    def list_registered_models(
+        self, *, project: str = DEFAULT_PROJECT, include_archived: bool = False
+    ) -> list[RegisteredModel]:
         """A project's models."""
         return self._registry.list_models(project, include_archived)
 
-    def update_registered_model(self, name: str, *, project: str = DEFAULT_PROJECT, **changes: Any) -> RegisteredModel:
+    def update_registered_model(
+        self, name: str, *, project: str = DEFAULT_PROJECT, **changes: Any
+    ) -> RegisteredModel:
         """Change description, owner, risk_tier or status ('active'/'archived')."""
         return self._registry.update_model(project, name, **changes)
 
@@ -89,12 +122,21 @@ class RegistryMixin:
         """Delete a model (its versions can no longer be loaded or aliased)."""
         self._registry.delete_model(project, name)
 
-    def set_registered_model_tag(self, name: str, key: str, value: str, *, project: str = DEFAULT_PROJECT) -> None:
+    def set_registered_model_tag(
+        self, name: str, key: str, value: str, *, project: str = DEFAULT_PROJECT
+    ) -> None:
         """Tag a model."""
         self._registry.set_model_tag(project, name, key, str(value))
 
-    def register_model(self, source: str | Path, name: str, *, project: str = DEFAULT_PROJECT,
-                       description: str = "", tags: dict[str, str] | None = None) -> ModelVersion:
+    def register_model(
+        self,
+        source: str | Path,
+        name: str,
+        *,
+        project: str = DEFAULT_PROJECT,
+        description: str = "",
+        tags: dict[str, str] | None = None,
+    ) -> ModelVersion:
         """Add a version to ``name`` (created on first use) from a run, a model folder or file, or an MLflow model.
 
         Args:
@@ -106,7 +148,9 @@ class RegistryMixin:
         if isinstance(source, str) and source.startswith("runs:/"):
             return self._registry.version_from_run(project, name, source, description, tags or {}, actor)
         if isinstance(source, str) and "://" in source:
-            raise InvalidArgument(f"Cannot register from {source!r}: use runs:/..., or a local folder or file.")
+            raise InvalidArgument(
+                f"Cannot register from {source!r}: use runs:/..., or a local folder or file."
+            )
         path = Path(source)
         if not path.exists():
             raise InvalidArgument(f"Nothing to register at {str(path)!r}: no such file or folder.")
@@ -117,8 +161,14 @@ class RegistryMixin:
             self._registry.set_version_tag(project, name, version.version, k, str(v))
         return self._registry.get_version(project, name, str(version.version)) if tags else version
 
-    def get_model_version(self, name: str, version: int | None = None, *, alias: str | None = None,
-                          project: str = DEFAULT_PROJECT) -> ModelVersion:
+    def get_model_version(
+        self,
+        name: str,
+        version: int | None = None,
+        *,
+        alias: str | None = None,
+        project: str = DEFAULT_PROJECT,
+    ) -> ModelVersion:
         """A version by number, by alias, or the latest."""
         return self._registry.get_version(project, name, version_ref(version, alias))
 
@@ -126,18 +176,21 @@ class RegistryMixin:
         """Every version of a model, newest first."""
         return self._registry.list_versions(project, name)
 
-    def set_model_version_tag(self, name: str, version: int, key: str, value: str, *,
-                              project: str = DEFAULT_PROJECT) -> None:
+    def set_model_version_tag(
+        self, name: str, version: int, key: str, value: str, *, project: str = DEFAULT_PROJECT
+    ) -> None:
         """Tag a version."""
         self._registry.set_version_tag(project, name, version, key, str(value))
 
-    def set_model_version_trusted(self, name: str, version: int, trusted: bool = True, *,
-                                  project: str = DEFAULT_PROJECT) -> ModelVersion:
+    def set_model_version_trusted(
+        self, name: str, version: int, trusted: bool = True, *, project: str = DEFAULT_PROJECT
+    ) -> ModelVersion:
         """Mark a pickle-based version as safe to load (or withdraw that)."""
         return self._registry.set_trusted(project, name, version, trusted)
 
-    def set_model_alias(self, name: str, alias: str, version: int, *, project: str = DEFAULT_PROJECT,
-                        reason: str = "") -> ModelVersion:
+    def set_model_alias(
+        self, name: str, alias: str, version: int, *, project: str = DEFAULT_PROJECT, reason: str = ""
+    ) -> ModelVersion:
         """Move an alias (``champion``, ``production``, ...) to a version."""
         return self._registry.set_alias(project, name, alias, int(version), reason, getpass.getuser())
 
@@ -145,31 +198,47 @@ class RegistryMixin:
         """Remove an alias."""
         self._registry.delete_alias(project, name, alias)
 
-    def get_alias_history(self, name: str, alias: str | None = None, *,
-                          project: str = DEFAULT_PROJECT) -> list[AliasMove]:
+    def get_alias_history(
+        self, name: str, alias: str | None = None, *, project: str = DEFAULT_PROJECT
+    ) -> list[AliasMove]:
         """Every move of a model's aliases, oldest first."""
         return self._registry.alias_history(project, name, alias)
 
-    def get_model_lineage(self, name: str, version: int | None = None, *, alias: str | None = None,
-                          project: str = DEFAULT_PROJECT) -> Lineage:
+    def get_model_lineage(
+        self,
+        name: str,
+        version: int | None = None,
+        *,
+        alias: str | None = None,
+        project: str = DEFAULT_PROJECT,
+    ) -> Lineage:
         """Datasets → run → version → aliases, as a graph."""
         return self._registry.lineage(project, name, version_ref(version, alias))
 
-    def get_model_card(self, name: str, version: int | None = None, *, alias: str | None = None,
-                       format: str = "md", project: str = DEFAULT_PROJECT) -> str:
+    def get_model_card(
+        self,
+        name: str,
+        version: int | None = None,
+        *,
+        alias: str | None = None,
+        format: str = "md",
+        project: str = DEFAULT_PROJECT,
+    ) -> str:
         """The model card as Markdown (``format="md"``) or a self-contained HTML page (``"html"``)."""
         if format not in ("md", "html"):
             raise InvalidArgument("Model card format must be 'md' or 'html'.")
         return self._registry.card(project, name, version_ref(version, alias), format)
 
-    def set_model_card(self, name: str, version: int, *, project: str = DEFAULT_PROJECT,
-                       **sections: Any) -> ModelCardSections:
+    def set_model_card(
+        self, name: str, version: int, *, project: str = DEFAULT_PROJECT, **sections: Any
+    ) -> ModelCardSections:
         """Write card sections: intended_use, limitations, ethical_considerations, other={title: text}."""
         return self._registry.put_card(project, name, version, ModelCardSections(**sections))
 
     # ----------------------------------------------------------- governance
-    def request_promotion(self, name: str, version: int, alias: str, *, project: str = DEFAULT_PROJECT,
-                          reason: str = "") -> PromotionRequest:
+    def request_promotion(
+        self, name: str, version: int, alias: str, *, project: str = DEFAULT_PROJECT, reason: str = ""
+    ) -> PromotionRequest:
         """Ask for a protected alias to move to a version; it moves once the tier's policy is met."""
         return self._governance.request(project, name, int(version), alias, reason)
 
@@ -185,12 +254,22 @@ class RegistryMixin:
         """A promotion request with its evidence and reviews."""
         return self._governance.get(request_id)
 
-    def list_promotions(self, *, project: str = DEFAULT_PROJECT, status: str | None = None) -> list[PromotionRequest]:
+    def list_promotions(
+        self, *, project: str = DEFAULT_PROJECT, status: str | None = None
+    ) -> list[PromotionRequest]:
         """A project's promotion requests, newest first."""
         return self._governance.list(project, status)
 
-    def record_check(self, name: str, version: int, check: str, passed: bool, *, project: str = DEFAULT_PROJECT,
-                     details: dict[str, Any] | None = None) -> None:
+    def record_check(
+        self,
+        name: str,
+        version: int,
+        check: str,
+        passed: bool,
+        *,
+        project: str = DEFAULT_PROJECT,
+        details: dict[str, Any] | None = None,
+    ) -> None:
         """Record a named check's outcome (fairness, data_quality, ...) for a version."""
         self._governance.record_check(project, name, int(version), check, passed, details or {})
 

@@ -159,7 +159,7 @@ class ArtifactStore:
         prefix = target.rstrip("/") + "/"
         out = []
         for name in self.fs.find(target):
-            rel = name[len(prefix):] if name.startswith(prefix) else posixpath.basename(name)
+            rel = name[len(prefix) :] if name.startswith(prefix) else posixpath.basename(name)
             if not _PARTIAL.match(posixpath.basename(rel)):
                 out.append(rel)
         return sorted(out)

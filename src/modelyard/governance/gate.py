@@ -19,7 +19,9 @@ def current_policies(db: Database) -> dict[str, TierPolicy]:
     """The policy in force for each tier: the defaults, overridden by what admins stored."""
     merged = parse_policies(DEFAULT_POLICIES)
     with db.read() as conn:
-        for tier, document in conn.execute(select(governance_policies.c.tier, governance_policies.c.document)):
+        for tier, document in conn.execute(
+            select(governance_policies.c.tier, governance_policies.c.document)
+        ):
             merged[tier] = parse_policies(document)[tier]
     return merged
 
@@ -35,8 +37,11 @@ def check_gate(db: Database, *, tier: str, alias: str, model_name: str) -> str:
         return "auto"
     if alias in policy.protected_aliases:
         approvals = policy.approvals
-        need = (f"{approvals.count} approval(s) from: {', '.join(approvals.roles)}" if approvals.count
-                else "its evidence to pass")
+        need = (
+            f"{approvals.count} approval(s) from: {', '.join(approvals.roles)}"
+            if approvals.count
+            else "its evidence to pass"
+        )
         raise PermissionDenied(
             f"Alias {alias!r} of {model_name!r} ({tier} risk) is protected: request a promotion "
             f"(my.request_promotion, or: modelyard governance request) and get {need}."

@@ -52,8 +52,14 @@ critical:
 """
 
 _METRIC_RULE = re.compile(r"^\s*([A-Za-z0-9_\-./: ]+?)\s*(>=|<=|>|<|==|=)\s*(-?[0-9.]+(?:[eE][-+]?\d+)?)\s*$")
-_OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq,
-        "=": operator.eq}
+_OPS = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
+    "==": operator.eq,
+    "=": operator.eq,
+}
 TIERS = ("low", "medium", "high", "critical")
 
 
@@ -62,7 +68,9 @@ class Evidence(BaseModel):
 
     metrics: list[str] = Field(default_factory=list, description='e.g. "auc >= 0.75" on the source run')
     artifacts: list[str] = Field(default_factory=list, description="files that must exist in the source run")
-    card_sections: list[str] = Field(default_factory=list, description="model card sections that must be filled")
+    card_sections: list[str] = Field(
+        default_factory=list, description="model card sections that must be filled"
+    )
     checks: list[str] = Field(default_factory=list, description="named checks that must have passed")
 
     @field_validator("metrics")
@@ -133,28 +141,58 @@ def check_metric(rule: str, metrics: dict[str, float | None]) -> tuple[bool, str
     return ok, f"{name} = {value:.4g} ({'meets' if ok else 'fails'} {op} {threshold:g})"
 
 
-def evidence_report(policy: TierPolicy, *, metrics: dict[str, float | None] | None, artifacts: set[str],
-                    card: dict[str, Any], checks: dict[str, bool]) -> list[dict[str, Any]]:
+def evidence_report(
+    policy: TierPolicy,
+    *,
+    metrics: dict[str, float | None] | None,
+    artifacts: set[str],
+    card: dict[str, Any],
+    checks: dict[str, bool],
+) -> list[dict[str, Any]]:
     """Each piece of evidence the policy asks for, and whether it holds."""
     items: list[dict[str, Any]] = []
     for rule in policy.evidence.metrics:
         if metrics is None:
-            items.append({"kind": "metric", "rule": rule, "passed": False,
-                          "detail": "the version has no source run, so no metrics to check"})
+            items.append(
+                {
+                    "kind": "metric",
+                    "rule": rule,
+                    "passed": False,
+                    "detail": "the version has no source run, so no metrics to check",
+                }
+            )
         else:
             ok, detail = check_metric(rule, metrics)
             items.append({"kind": "metric", "rule": rule, "passed": ok, "detail": detail})
     for path in policy.evidence.artifacts:
         ok = path in artifacts
-        items.append({"kind": "artifact", "rule": path, "passed": ok,
-                      "detail": "present in the source run" if ok else "missing from the source run's artifacts"})
+        items.append(
+            {
+                "kind": "artifact",
+                "rule": path,
+                "passed": ok,
+                "detail": "present in the source run" if ok else "missing from the source run's artifacts",
+            }
+        )
     for section in policy.evidence.card_sections:
         text = card.get(section) or ""
         ok = bool(str(text).strip())
-        items.append({"kind": "card_section", "rule": section, "passed": ok,
-                      "detail": "written" if ok else "empty: write it in the model card"})
+        items.append(
+            {
+                "kind": "card_section",
+                "rule": section,
+                "passed": ok,
+                "detail": "written" if ok else "empty: write it in the model card",
+            }
+        )
     for name in policy.evidence.checks:
         state = checks.get(name)
-        items.append({"kind": "check", "rule": name, "passed": bool(state),
-                      "detail": "passed" if state else ("failed" if state is False else "no result recorded")})
+        items.append(
+            {
+                "kind": "check",
+                "rule": name,
+                "passed": bool(state),
+                "detail": "passed" if state else ("failed" if state is False else "no result recorded"),
+            }
+        )
     return items

@@ -33,8 +33,11 @@ def get_policies(svc: GovernanceService = Depends(governance)) -> Response:
 
 
 @router.put("/governance/policies")
-async def put_policies(request: Request, svc: GovernanceService = Depends(governance),
-                       caller: Caller = Depends(require("governance.policies"))) -> Response:
+async def put_policies(
+    request: Request,
+    svc: GovernanceService = Depends(governance),
+    caller: Caller = Depends(require("governance.policies")),
+) -> Response:
     """Replace the policies of the tiers the YAML body names (admins only)."""
     document = (await request.body()).decode("utf-8", errors="replace")
     merged = await run_in_threadpool(svc.set_policies, document, actor=caller.name)
@@ -42,16 +45,28 @@ async def put_policies(request: Request, svc: GovernanceService = Depends(govern
 
 
 @router.post("/projects/{project}/promotions", status_code=201)
-def request_promotion(project: str, body: CreatePromotion, svc: GovernanceService = Depends(governance),
-                      caller: Caller = Depends(require("governance.request"))) -> Response:
+def request_promotion(
+    project: str,
+    body: CreatePromotion,
+    svc: GovernanceService = Depends(governance),
+    caller: Caller = Depends(require("governance.request")),
+) -> Response:
     """Ask for a protected alias to move to a version; reviewers are notified by event."""
-    req = svc.request_promotion(project=project, model=body.model, version=body.version, alias=body.alias,
-                                actor=caller.name, reason=body.reason)
+    req = svc.request_promotion(
+        project=project,
+        model=body.model,
+        version=body.version,
+        alias=body.alias,
+        actor=caller.name,
+        reason=body.reason,
+    )
     return json_response(req.model_dump(), 201)
 
 
 @router.get("/projects/{project}/promotions", dependencies=[Depends(require("governance.read"))])
-def list_promotions(project: str, status: str | None = None, svc: GovernanceService = Depends(governance)) -> Response:
+def list_promotions(
+    project: str, status: str | None = None, svc: GovernanceService = Depends(governance)
+) -> Response:
     """A project's promotion requests, newest first."""
     project_id = svc.registry.projects.get_project(project).id
     return json_response([r.model_dump() for r in svc.list_requests(project_id=project_id, status=status)])
@@ -64,26 +79,42 @@ def get_promotion(request_id: str, svc: GovernanceService = Depends(governance))
 
 
 @router.post("/promotions/{request_id}/approve")
-def approve(request_id: str, body: ReviewBody, svc: GovernanceService = Depends(governance),
-            caller: Caller = Depends(require("governance.review"))) -> Response:
+def approve(
+    request_id: str,
+    body: ReviewBody,
+    svc: GovernanceService = Depends(governance),
+    caller: Caller = Depends(require("governance.review")),
+) -> Response:
     """Approve; the alias moves by itself once the policy is satisfied."""
-    req = svc.review(request_id, reviewer=caller.name, roles=reviewer_roles(caller), approve=True,
-                     comment=body.comment)
+    req = svc.review(
+        request_id, reviewer=caller.name, roles=reviewer_roles(caller), approve=True, comment=body.comment
+    )
     return json_response(req.model_dump())
 
 
 @router.post("/promotions/{request_id}/reject")
-def reject(request_id: str, body: ReviewBody, svc: GovernanceService = Depends(governance),
-           caller: Caller = Depends(require("governance.review"))) -> Response:
+def reject(
+    request_id: str,
+    body: ReviewBody,
+    svc: GovernanceService = Depends(governance),
+    caller: Caller = Depends(require("governance.review")),
+) -> Response:
     """Reject, with the reason recorded."""
-    req = svc.review(request_id, reviewer=caller.name, roles=reviewer_roles(caller), approve=False,
-                     comment=body.comment)
+    req = svc.review(
+        request_id, reviewer=caller.name, roles=reviewer_roles(caller), approve=False, comment=body.comment
+    )
     return json_response(req.model_dump())
 
 
 @router.post("/projects/{project}/models/{name}/versions/{version}/checks", status_code=204)
-def record_check(project: str, name: str, version: int, body: CheckResult, svc: GovernanceService = Depends(governance),
-                 caller: Caller = Depends(require("governance.review"))) -> Response:
+def record_check(
+    project: str,
+    name: str,
+    version: int,
+    body: CheckResult,
+    svc: GovernanceService = Depends(governance),
+    caller: Caller = Depends(require("governance.review")),
+) -> Response:
     """Record the outcome of a named check (fairness, data_quality, ...) that policies can require."""
     v = svc.registry.get_version(project=project, name=name, version=version)
     svc.record_check(v, name=body.name, passed=body.passed, details=body.details, actor=caller.name)

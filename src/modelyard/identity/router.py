@@ -8,6 +8,8 @@ reach it.
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
@@ -15,6 +17,7 @@ from modelyard.core.auth import Caller, require
 from modelyard.core.errors import NotFound, PermissionDenied, TooManyRequests, Unauthenticated
 from modelyard.identity.ratelimit import LoginLimiter
 from modelyard.identity.schemas import (
+    USER_NAME_PATTERN,
     CreatedUser,
     CreateUser,
     IssuedToken,
@@ -56,6 +59,12 @@ def _audit(request: Request, action: str, actor: str, outcome: str, address: str
         hook(action, actor, outcome, address, summary)
 
 
+def _claimed(name: str) -> str:
+    # The name a sign-in claimed, for the audit trail; anything not shaped like a user name
+    # is withheld, since people sometimes type their password into the name field.
+    return name if re.match(USER_NAME_PATTERN, name) else "(invalid name)"
+
+
 def _me(svc: IdentityService, caller: Caller) -> User:
     try:
         return svc.get_user(caller.name)
@@ -75,17 +84,17 @@ def login(
     limiter: LoginLimiter = Depends(login_limiter),
 ) -> Response:
     """Sign in with a user name and password; answers a 12-hour session token."""
-    address = _address(request, caller)
+    address, claimed = _address(request, caller), _claimed(body.name)
     try:
         limiter.check(address, body.name)
     except TooManyRequests:
-        _audit(request, "auth.login", body.name, "locked", address, "Sign-in refused: too many failures.")
+        _audit(request, "auth.login", claimed, "locked", address, "Sign-in refused: too many failures.")
         raise
     try:
         user, token = svc.login(body.name, body.password, client_address=address)
     except Unauthenticated:
         limiter.record_failure(address, body.name)
-        _audit(request, "auth.login", body.name, "failure", address, "Sign-in failed.")
+        _audit(request, "auth.login", claimed, "failure", address, "Sign-in failed.")
         raise
     limiter.record_success(address, body.name)
     _audit(request, "auth.login", user.name, "success", address, "Signed in; session token issued.")
@@ -108,7 +117,7 @@ def redeem_bootstrap(
         user, token = svc.redeem_bootstrap(body.token, name=body.name, password=body.password)
     except PermissionDenied:
         limiter.record_failure(address, _BOOTSTRAP_KEY)
-        _audit(request, "auth.bootstrap", body.name, "failure", address, "Bootstrap refused.")
+        _audit(request, "auth.bootstrap", _claimed(body.name), "failure", address, "Bootstrap refused.")
         raise
     _audit(request, "auth.bootstrap", user.name, "success", address, "First administrator created.")
     return json_response(RedeemResult(user=user, token=token).model_dump(), 201)

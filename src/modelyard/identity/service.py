@@ -412,8 +412,9 @@ class IdentityService:
         except (VerificationError, InvalidHashError):
             verified = False
         if not (usable and verified) or row is None:
-            shown = name[:100] if isinstance(name, str) else ""
-            log.info("Sign-in failed for user name %r from %s", shown, client_address)
+            # Only a known name is logged: people sometimes type their password as the name.
+            shown = row["name"] if row is not None else "(unknown user)"
+            log.info("Sign-in failed for %r from %s", shown, client_address)
             raise Unauthenticated(INVALID_LOGIN)
         # argon2 parameters were raised since this hash was made: store a stronger one
         # (hashed before the write transaction, which should stay short).

@@ -16,17 +16,24 @@ router = APIRouter(prefix="/api/v1", tags=["projects"])
 
 
 @router.post("/projects", status_code=201)
-def create_project(body: CreateProject, svc: ProjectService = Depends(projects),
-                   caller: Caller = Depends(require("projects.create"))) -> Response:
+def create_project(
+    body: CreateProject,
+    svc: ProjectService = Depends(projects),
+    caller: Caller = Depends(require("projects.create")),
+) -> Response:
     """Create a project; its creator becomes its owner."""
-    p = svc.create_project(name=body.name, description=body.description, created_by=caller.name,
-                           owner_user_id=caller.user_id)
+    p = svc.create_project(
+        name=body.name, description=body.description, created_by=caller.name, owner_user_id=caller.user_id
+    )
     return json_response(p.model_dump(), 201)
 
 
 @router.get("/projects")
-def list_projects(request: Request, svc: ProjectService = Depends(projects),
-                  caller: Caller = Depends(require("projects.list"))) -> Response:
+def list_projects(
+    request: Request,
+    svc: ProjectService = Depends(projects),
+    caller: Caller = Depends(require("projects.list")),
+) -> Response:
     """The projects the caller can see, with their experiment and run counts."""
     only = None
     if caller.user_id is not None and not (caller.is_admin or caller.is_auditor):
@@ -65,8 +72,12 @@ _write_or_create.__modelyard_permission__ = "project.write or projects.create"  
 
 
 @router.put("/projects/{project}/experiments/{name}")
-def ensure_experiment(project: str, name: str, svc: ProjectService = Depends(projects),
-                      caller: Caller = Depends(_write_or_create)) -> Response:
+def ensure_experiment(
+    project: str,
+    name: str,
+    svc: ProjectService = Depends(projects),
+    caller: Caller = Depends(_write_or_create),
+) -> Response:
     """The named experiment, created (with its project, owned by the caller) on first use."""
     svc.get_or_create_project(name=project, created_by=caller.name, owner_user_id=caller.user_id)
     return json_response(svc.get_or_create_experiment(project=project, name=name).model_dump())

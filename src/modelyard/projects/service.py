@@ -7,6 +7,7 @@ import re
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from modelyard.audit.record import record_change
 from modelyard.core.db import Database
 from modelyard.core.errors import AlreadyExists, InvalidArgument, NotFound
 from modelyard.core.ids import new_id, now_ms
@@ -32,8 +33,9 @@ class ProjectService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def create_project(self, *, name: str, description: str = "", created_by: str = "",
-                       owner_user_id: str | None = None) -> Project:
+    def create_project(
+        self, *, name: str, description: str = "", created_by: str = "", owner_user_id: str | None = None
+    ) -> Project:
         """Create a project; its name must be unused. ``owner_user_id`` becomes its owner."""
         _check_name("Project", name)
         row = {
@@ -46,12 +48,27 @@ class ProjectService:
         try:
             with self.db.write() as conn:
                 conn.execute(projects.insert().values(**row))
+                record_change(
+                    conn,
+                    type="project.created",
+                    project_id=row["id"],
+                    subject_type="project",
+                    subject_id=row["id"],
+                    actor=created_by,
+                    payload={"name": name},
+                )
                 if owner_user_id is not None:
                     from modelyard.access.tables import project_members
 
-                    conn.execute(project_members.insert().values(project_id=row["id"], user_id=owner_user_id,
-                                                                 role="owner", added_by=created_by,
-                                                                 added_at=row["created_at"]))
+                    conn.execute(
+                        project_members.insert().values(
+                            project_id=row["id"],
+                            user_id=owner_user_id,
+                            role="owner",
+                            added_by=created_by,
+                            added_at=row["created_at"],
+                        )
+                    )
         except IntegrityError as exc:
             raise AlreadyExists(f"A project named {name!r} already exists.") from exc
         return Project(**row)
@@ -68,7 +85,9 @@ class ProjectService:
             raise NotFound(f"No project named {ref!r}.")
         return Project(**row)
 
-    def get_or_create_project(self, *, name: str, created_by: str = "", owner_user_id: str | None = None) -> Project:
+    def get_or_create_project(
+        self, *, name: str, created_by: str = "", owner_user_id: str | None = None
+    ) -> Project:
         """The named project, created on first use (with ``owner_user_id`` as its owner)."""
         try:
             return self.get_project(name)
@@ -125,6 +144,15 @@ class ProjectService:
         try:
             with self.db.write() as conn:
                 conn.execute(experiments.insert().values(**row))
+                record_change(
+                    conn,
+                    type="experiment.created",
+                    project_id=proj.id,
+                    subject_type="experiment",
+                    subject_id=row["id"],
+                    actor="",
+                    payload={"name": name},
+                )
         except IntegrityError as exc:
             raise AlreadyExists(f"Project {proj.name!r} already has an experiment named {name!r}.") from exc
         return Experiment(**row)

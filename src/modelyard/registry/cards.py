@@ -17,10 +17,17 @@ from modelyard.registry.schemas import ModelVersion
 if TYPE_CHECKING:
     from modelyard.registry.service import RegistryService
 
-_env = Environment(loader=PackageLoader("modelyard.registry", "templates"),
-                   autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
-SECTION_TITLES = {"intended_use": "Intended use", "limitations": "Limitations",
-                  "ethical_considerations": "Ethical considerations"}
+_env = Environment(
+    loader=PackageLoader("modelyard.registry", "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+SECTION_TITLES = {
+    "intended_use": "Intended use",
+    "limitations": "Limitations",
+    "ethical_considerations": "Ethical considerations",
+}
 
 
 def card_context(svc: RegistryService, version: ModelVersion) -> dict[str, Any]:

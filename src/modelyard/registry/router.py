@@ -31,19 +31,33 @@ MAX_UPLOAD_BYTES = 20 * 1024**3
 
 
 @router.post("", status_code=201)
-def create_model(project: str, body: CreateModel, svc: RegistryService = Depends(registry),
-                 caller: Caller = Depends(require("models.write"))) -> Response:
+def create_model(
+    project: str,
+    body: CreateModel,
+    svc: RegistryService = Depends(registry),
+    caller: Caller = Depends(require("models.write")),
+) -> Response:
     """Register a model name."""
-    m = svc.create_model(project=project, name=body.name, description=body.description, owner=body.owner,
-                         risk_tier=body.risk_tier, tags=body.tags, actor=caller.name)
+    m = svc.create_model(
+        project=project,
+        name=body.name,
+        description=body.description,
+        owner=body.owner,
+        risk_tier=body.risk_tier,
+        tags=body.tags,
+        actor=caller.name,
+    )
     return json_response(m.model_dump(), 201)
 
 
 @router.get("", dependencies=[Depends(require("models.read"))])
-def list_models(project: str, include_archived: bool = False, svc: RegistryService = Depends(registry)) -> Response:
+def list_models(
+    project: str, include_archived: bool = False, svc: RegistryService = Depends(registry)
+) -> Response:
     """A project's models."""
-    return json_response([m.model_dump() for m in svc.list_models(project=project,
-                                                                  include_archived=include_archived)])
+    return json_response(
+        [m.model_dump() for m in svc.list_models(project=project, include_archived=include_archived)]
+    )
 
 
 @router.get("/{name}", dependencies=[Depends(require("models.read"))])
@@ -53,44 +67,84 @@ def get_model(project: str, name: str, svc: RegistryService = Depends(registry))
 
 
 @router.patch("/{name}")
-def update_model(project: str, name: str, body: UpdateModel, svc: RegistryService = Depends(registry),
-                 caller: Caller = Depends(require("models.manage"))) -> Response:
+def update_model(
+    project: str,
+    name: str,
+    body: UpdateModel,
+    svc: RegistryService = Depends(registry),
+    caller: Caller = Depends(require("models.manage")),
+) -> Response:
     """Change description, owner, risk tier, or archive a model."""
-    m = svc.update_model(project=project, name=name, description=body.description, owner=body.owner,
-                         risk_tier=body.risk_tier, status=body.status, actor=caller.name)
+    m = svc.update_model(
+        project=project,
+        name=name,
+        description=body.description,
+        owner=body.owner,
+        risk_tier=body.risk_tier,
+        status=body.status,
+        actor=caller.name,
+    )
     return json_response(m.model_dump())
 
 
 @router.delete("/{name}", status_code=204)
-def delete_model(project: str, name: str, svc: RegistryService = Depends(registry),
-                 caller: Caller = Depends(require("models.manage"))) -> Response:
+def delete_model(
+    project: str,
+    name: str,
+    svc: RegistryService = Depends(registry),
+    caller: Caller = Depends(require("models.manage")),
+) -> Response:
     """Delete a model."""
     svc.delete_model(project=project, name=name, actor=caller.name)
     return Response(status_code=204)
 
 
 @router.put("/{name}/tags/{key}", status_code=204)
-async def set_model_tag(project: str, name: str, key: str, request: Request, svc: RegistryService = Depends(registry),
-                        caller: Caller = Depends(require("models.write"))) -> Response:
+async def set_model_tag(
+    project: str,
+    name: str,
+    key: str,
+    request: Request,
+    svc: RegistryService = Depends(registry),
+    caller: Caller = Depends(require("models.write")),
+) -> Response:
     """Set a model tag; the body is the value as text."""
     value = (await request.body()).decode("utf-8", errors="replace")
-    await run_in_threadpool(svc.set_model_tag, project=project, name=name, key=key, value=value, actor=caller.name)
+    await run_in_threadpool(
+        svc.set_model_tag, project=project, name=name, key=key, value=value, actor=caller.name
+    )
     return Response(status_code=204)
 
 
 @router.post("/{name}/versions", status_code=201)
-def create_version(project: str, name: str, body: CreateVersionFromRun, svc: RegistryService = Depends(registry),
-                   caller: Caller = Depends(require("models.write"))) -> Response:
+def create_version(
+    project: str,
+    name: str,
+    body: CreateVersionFromRun,
+    svc: RegistryService = Depends(registry),
+    caller: Caller = Depends(require("models.write")),
+) -> Response:
     """Register a version from a model logged in a run (``runs:/<run-id>/<path>``)."""
-    v = svc.create_version(project=project, name=name, source=body.source, description=body.description,
-                           tags=body.tags, actor=caller.name)
+    v = svc.create_version(
+        project=project,
+        name=name,
+        source=body.source,
+        description=body.description,
+        tags=body.tags,
+        actor=caller.name,
+    )
     return json_response(v.model_dump(), 201)
 
 
 @router.post("/{name}/versions/upload", status_code=201)
-async def upload_version(project: str, name: str, request: Request, description: str = "",
-                         svc: RegistryService = Depends(registry),
-                         caller: Caller = Depends(require("models.write"))) -> Response:
+async def upload_version(
+    project: str,
+    name: str,
+    request: Request,
+    description: str = "",
+    svc: RegistryService = Depends(registry),
+    caller: Caller = Depends(require("models.write")),
+) -> Response:
     """Register an external model: the body is a tar of a Modelyard model folder (streamed to disk)."""
     staging = Path(tempfile.mkdtemp(prefix="modelyard-upload-"))
     try:
@@ -104,8 +158,15 @@ async def upload_version(project: str, name: str, request: Request, description:
                 await run_in_threadpool(f.write, chunk)
         folder = staging / "model"
         await run_in_threadpool(_extract, archive, folder)
-        v = await run_in_threadpool(svc.create_version, project=project, name=name, source="upload",
-                                    model_dir=folder, description=description, actor=caller.name)
+        v = await run_in_threadpool(
+            svc.create_version,
+            project=project,
+            name=name,
+            source="upload",
+            model_dir=folder,
+            description=description,
+            actor=caller.name,
+        )
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return json_response(v.model_dump(), 201)
@@ -143,27 +204,47 @@ def _version(svc: RegistryService, project: str, name: str, ref: str):  # type: 
 
 
 @router.put("/{name}/versions/{version}/tags/{key}", status_code=204)
-async def set_version_tag(project: str, name: str, version: int, key: str, request: Request,
-                          svc: RegistryService = Depends(registry),
-                          caller: Caller = Depends(require("models.write"))) -> Response:
+async def set_version_tag(
+    project: str,
+    name: str,
+    version: int,
+    key: str,
+    request: Request,
+    svc: RegistryService = Depends(registry),
+    caller: Caller = Depends(require("models.write")),
+) -> Response:
     """Set a version tag; the body is the value as text."""
     value = (await request.body()).decode("utf-8", errors="replace")
-    await run_in_threadpool(svc.set_version_tag, project=project, name=name, version=version, key=key,
-                            value=value, actor=caller.name)
+    await run_in_threadpool(
+        svc.set_version_tag,
+        project=project,
+        name=name,
+        version=version,
+        key=key,
+        value=value,
+        actor=caller.name,
+    )
     return Response(status_code=204)
 
 
 @router.put("/{name}/versions/{version}/trusted")
-def set_trusted(project: str, name: str, version: int, body: SetTrusted, svc: RegistryService = Depends(registry),
-                caller: Caller = Depends(require("models.manage"))) -> Response:
+def set_trusted(
+    project: str,
+    name: str,
+    version: int,
+    body: SetTrusted,
+    svc: RegistryService = Depends(registry),
+    caller: Caller = Depends(require("models.manage")),
+) -> Response:
     """Mark a pickle-based version as safe to load."""
     v = svc.set_trusted(project=project, name=name, version=version, trusted=body.trusted, actor=caller.name)
     return json_response(v.model_dump())
 
 
 @router.get("/{name}/versions/{version}/files/{path:path}", dependencies=[Depends(require("models.read"))])
-def download_file(project: str, name: str, version: str, path: str,
-                  svc: RegistryService = Depends(registry)) -> Response:
+def download_file(
+    project: str, name: str, version: str, path: str, svc: RegistryService = Depends(registry)
+) -> Response:
     """Stream one file of a version (always as a download)."""
     v = _version(svc, project, name, version)
     chunks = svc.read_version_file(v, path)
@@ -179,46 +260,72 @@ def lineage(project: str, name: str, version: str, svc: RegistryService = Depend
 
 
 @router.get("/{name}/versions/{version}/card", dependencies=[Depends(require("models.read"))])
-def get_card(project: str, name: str, version: str, format: str = Query("md", pattern="^(md|html|json)$"),
-             svc: RegistryService = Depends(registry)) -> Response:
+def get_card(
+    project: str,
+    name: str,
+    version: str,
+    format: str = Query("md", pattern="^(md|html|json)$"),
+    svc: RegistryService = Depends(registry),
+) -> Response:
     """The model card: generated from lineage plus the written sections."""
     v = _version(svc, project, name, version)
     if format == "json":
         return json_response(svc.get_card_sections(v).model_dump())
     text = render_card(svc, v, html=format == "html")
     media = "text/markdown; charset=utf-8" if format == "md" else "text/html; charset=utf-8"
-    headers = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
-               "X-Content-Type-Options": "nosniff"}
+    headers = {
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+        "X-Content-Type-Options": "nosniff",
+    }
     return Response(text, media_type=media, headers=headers)
 
 
 @router.put("/{name}/versions/{version}/card")
-def put_card(project: str, name: str, version: int, body: ModelCardSections, svc: RegistryService = Depends(registry),
-             caller: Caller = Depends(require("models.write"))) -> Response:
+def put_card(
+    project: str,
+    name: str,
+    version: int,
+    body: ModelCardSections,
+    svc: RegistryService = Depends(registry),
+    caller: Caller = Depends(require("models.write")),
+) -> Response:
     """Write the model card's sections (intended use, limitations, ethical considerations, ...)."""
     v = svc.get_version(project=project, name=name, version=version)
     return json_response(svc.put_card_sections(v, body, actor=caller.name).model_dump())
 
 
 @router.put("/{name}/aliases/{alias}")
-def set_alias(project: str, name: str, alias: str, body: SetAlias, svc: RegistryService = Depends(registry),
-              caller: Caller = Depends(require("models.alias"))) -> Response:
+def set_alias(
+    project: str,
+    name: str,
+    alias: str,
+    body: SetAlias,
+    svc: RegistryService = Depends(registry),
+    caller: Caller = Depends(require("models.alias")),
+) -> Response:
     """Point an alias at a version."""
-    v = svc.set_alias(project=project, name=name, alias=alias, version=body.version, actor=caller.name,
-                      reason=body.reason)
+    v = svc.set_alias(
+        project=project, name=name, alias=alias, version=body.version, actor=caller.name, reason=body.reason
+    )
     return json_response(v.model_dump())
 
 
 @router.delete("/{name}/aliases/{alias}", status_code=204)
-def delete_alias(project: str, name: str, alias: str, svc: RegistryService = Depends(registry),
-                 caller: Caller = Depends(require("models.alias"))) -> Response:
+def delete_alias(
+    project: str,
+    name: str,
+    alias: str,
+    svc: RegistryService = Depends(registry),
+    caller: Caller = Depends(require("models.alias")),
+) -> Response:
     """Remove an alias."""
     svc.delete_alias(project=project, name=name, alias=alias, actor=caller.name)
     return Response(status_code=204)
 
 
 @router.get("/{name}/aliases/history", dependencies=[Depends(require("models.read"))])
-def alias_history(project: str, name: str, alias: str | None = None,
-                  svc: RegistryService = Depends(registry)) -> Response:
+def alias_history(
+    project: str, name: str, alias: str | None = None, svc: RegistryService = Depends(registry)
+) -> Response:
     """Every alias move, oldest first."""
     return json_response([m.model_dump() for m in svc.alias_history(project=project, name=name, alias=alias)])

@@ -40,7 +40,9 @@ def parse_runs_uri(uri: str) -> tuple[str, str]:
     """Split ``runs:/<run-id>/<path>`` into the run id and a confined relative path."""
     m = _RUNS_URI.match(uri)
     if not m:
-        raise InvalidArgument(f"Source {uri!r} is not a run model URI: use runs:/<run-id>/<path>, e.g. runs:/{'0' * 32}/model.")
+        raise InvalidArgument(
+            f"Source {uri!r} is not a run model URI: use runs:/<run-id>/<path>, e.g. runs:/{'0' * 32}/model."
+        )
     return m.group(1).lower(), safe_relpath(m.group(2))
 
 
@@ -51,7 +53,9 @@ def _parse_manifest(raw: bytes, where: str) -> dict[str, object]:
         raise InvalidArgument(f"The model manifest at {where} is not valid JSON: {exc}.") from exc
     files = manifest.get("files") if isinstance(manifest, dict) else None
     if not isinstance(files, dict) or not files or not isinstance(manifest.get("flavor"), str):
-        raise InvalidArgument(f"The model folder at {where} is broken: its manifest lists no files or no flavor.")
+        raise InvalidArgument(
+            f"The model folder at {where} is broken: its manifest lists no files or no flavor."
+        )
     for rel in files:
         safe_relpath(rel)
     return manifest

@@ -71,7 +71,9 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
     app.state.registry = RegistryService(store)
     app.state.governance = GovernanceService(store, app.state.registry)
     app.state.access = AccessService(store.db)
-    app.state.authorizer = Authorizer(store.db, auth_enabled=settings.auth, identity=_identity(store, settings))
+    app.state.authorizer = Authorizer(
+        store.db, auth_enabled=settings.auth, identity=_identity(store, settings)
+    )
     app.state.events = EventService(store.db)
     app.state.webhooks = WebhookService(store.db, settings)
     app.state.webhook_dispatcher = WebhookDispatcher(store.db, settings)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
-from modelyard.core.auth import require
+from modelyard.core.auth import Caller, require
 from modelyard.core.errors import InvalidArgument
 from modelyard.server.deps import json_body, json_response, tracking
 from modelyard.tracking.schemas import CreateRun, Environment, LogBatch, LogInput, SearchRuns, UpdateRun
@@ -24,9 +24,13 @@ _LOG_BATCH_DOC: dict[str, Any] = {
 }
 
 
-@router.post("/runs", status_code=201, dependencies=[Depends(require("runs.write"))])
-def create_run(body: CreateRun, svc: TrackingService = Depends(tracking)) -> Response:
-    """Start a run."""
+@router.post("/runs", status_code=201)
+def create_run(
+    body: CreateRun, svc: TrackingService = Depends(tracking), caller: Caller = Depends(require("runs.write"))
+) -> Response:
+    """Start a run (with sign-in on, its user is the caller, whatever the body claims)."""
+    if caller.user_id is not None:
+        body = body.model_copy(update={"user": caller.name})
     return json_response(svc.create_run(body).model_dump(), 201)
 
 
@@ -36,17 +40,26 @@ def get_run(run_id: str, svc: TrackingService = Depends(tracking)) -> Response:
     return json_response(svc.get_run(run_id).model_dump(by_alias=True))
 
 
-@router.patch("/runs/{run_id}", dependencies=[Depends(require("runs.write"))])
-def update_run(run_id: str, body: UpdateRun, svc: TrackingService = Depends(tracking)) -> Response:
+@router.patch("/runs/{run_id}")
+def update_run(
+    run_id: str,
+    body: UpdateRun,
+    svc: TrackingService = Depends(tracking),
+    caller: Caller = Depends(require("runs.write")),
+) -> Response:
     """Rename a run or set its status."""
-    run = svc.update_run(run_id, status=body.status, end_time=body.end_time, name=body.name)
+    run = svc.update_run(
+        run_id, status=body.status, end_time=body.end_time, name=body.name, actor=caller.name
+    )
     return json_response(run.model_dump(by_alias=True))
 
 
-@router.delete("/runs/{run_id}", status_code=204, dependencies=[Depends(require("runs.write"))])
-def delete_run(run_id: str, svc: TrackingService = Depends(tracking)) -> Response:
+@router.delete("/runs/{run_id}", status_code=204)
+def delete_run(
+    run_id: str, svc: TrackingService = Depends(tracking), caller: Caller = Depends(require("runs.write"))
+) -> Response:
     """Hide a run from searches."""
-    svc.delete_run(run_id)
+    svc.delete_run(run_id, actor=caller.name)
     return Response(status_code=204)
 
 
@@ -61,9 +74,13 @@ def heartbeat(run_id: str, svc: TrackingService = Depends(tracking)) -> Response
     "/runs/{run_id}/batch",
     status_code=204,
     openapi_extra=_LOG_BATCH_DOC,
-    dependencies=[Depends(require("runs.write"))],
 )
-async def log_batch(run_id: str, request: Request, svc: TrackingService = Depends(tracking)) -> Response:
+async def log_batch(
+    run_id: str,
+    request: Request,
+    svc: TrackingService = Depends(tracking),
+    caller: Caller = Depends(require("runs.write")),
+) -> Response:
     """Record many metrics, params and tags in one transaction.
 
     The body is parsed with orjson and checked by the service, not by a Pydantic model:
@@ -79,7 +96,13 @@ async def log_batch(run_id: str, request: Request, svc: TrackingService = Depend
     if batch_id is not None and (not isinstance(batch_id, str) or len(batch_id) > 64):
         raise InvalidArgument("'batch_id' must be a string of at most 64 characters.")
     await run_in_threadpool(
-        svc.log_batch, run_id, metrics_in=metrics, params_in=params, tags_in=tags, batch_id=batch_id
+        svc.log_batch,
+        run_id,
+        metrics_in=metrics,
+        params_in=params,
+        tags_in=tags,
+        batch_id=batch_id,
+        actor=caller.name,
     )
     return Response(status_code=204)
 
@@ -106,10 +129,16 @@ def search_runs(body: SearchRuns, svc: TrackingService = Depends(tracking)) -> R
     return json_response(page.model_dump(by_alias=True))
 
 
-@router.post("/runs/{run_id}/inputs", status_code=201, dependencies=[Depends(require("runs.write"))])
-def log_input(run_id: str, body: LogInput, svc: TrackingService = Depends(tracking)) -> Response:
+@router.post("/runs/{run_id}/inputs", status_code=201)
+def log_input(
+    run_id: str,
+    body: LogInput,
+    svc: TrackingService = Depends(tracking),
+    caller: Caller = Depends(require("runs.write")),
+) -> Response:
     """Link a dataset version to a run."""
-    return json_response(svc.log_input(run_id, body.dataset, body.context).model_dump(by_alias=True), 201)
+    found = svc.log_input(run_id, body.dataset, body.context, actor=caller.name)
+    return json_response(found.model_dump(by_alias=True), 201)
 
 
 @router.get("/datasets/{dataset_id}", dependencies=[Depends(require("runs.read"))])
@@ -154,11 +183,13 @@ def list_artifacts(run_id: str, path: str = "", svc: TrackingService = Depends(t
     return json_response([{"path": e.path, "is_dir": e.is_dir, "size": e.size} for e in entries])
 
 
-@router.put(
-    "/runs/{run_id}/artifacts/{path:path}", status_code=201, dependencies=[Depends(require("runs.write"))]
-)
+@router.put("/runs/{run_id}/artifacts/{path:path}", status_code=201)
 async def upload_artifact(
-    run_id: str, path: str, request: Request, svc: TrackingService = Depends(tracking)
+    run_id: str,
+    path: str,
+    request: Request,
+    svc: TrackingService = Depends(tracking),
+    caller: Caller = Depends(require("runs.write")),
 ) -> Response:
     """Stream a file into a run's artifacts (the body is never held in memory whole)."""
     writer = await run_in_threadpool(svc.artifact_writer, run_id, path)
@@ -168,6 +199,7 @@ async def upload_artifact(
             if chunk:
                 await run_in_threadpool(f.write, chunk)
                 size += len(chunk)
+    await run_in_threadpool(svc.audit_artifact, run_id, path, size, actor=caller.name)
     return json_response({"path": path, "size": size}, 201)
 
 

@@ -10,6 +10,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import Connection, and_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from modelyard.audit.record import record_change
 from modelyard.core.artifacts import ArtifactEntry
 from modelyard.core.errors import Conflict, InvalidArgument, NotFound
 from modelyard.core.ids import new_id, now_ms
@@ -113,6 +114,7 @@ class TrackingService:
         status: RunStatus | None = None,
         end_time: int | None = None,
         name: str | None = None,
+        actor: str = "",
     ) -> Run:
         """Rename a run or change its status; a terminal status sets the end time."""
         values: dict[str, Any] = {}
@@ -131,15 +133,35 @@ class TrackingService:
         if values:
             values["heartbeat_at"] = now_ms()
             with self.db.write() as conn:
-                self._require_run(conn, run_id)
+                run = self._require_run(conn, run_id)
                 conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
+                changed = {k: v for k, v in values.items() if k in ("status", "name", "end_time")}
+                record_change(
+                    conn,
+                    type="run.updated",
+                    project_id=run["project_id"],
+                    subject_type="run",
+                    subject_id=run_id,
+                    actor=actor,
+                    payload=changed,
+                    notify="status" in changed,
+                )
         return self.get_run(run_id)
 
-    def delete_run(self, run_id: str) -> None:
+    def delete_run(self, run_id: str, *, actor: str = "") -> None:
         """Hide a run from searches (its records stay for lineage and audit)."""
         with self.db.write() as conn:
-            self._require_run(conn, run_id)
+            run = self._require_run(conn, run_id)
             conn.execute(update(runs).where(runs.c.id == run_id).values(deleted=True))
+            record_change(
+                conn,
+                type="run.deleted",
+                project_id=run["project_id"],
+                subject_type="run",
+                subject_id=run_id,
+                actor=actor,
+                payload={},
+            )
 
     def heartbeat(self, run_id: str) -> None:
         """Record that the run's process is alive."""
@@ -189,6 +211,7 @@ class TrackingService:
         params_in: dict[str, Any] | None = None,
         tags_in: dict[str, Any] | None = None,
         batch_id: str | None = None,
+        actor: str = "",
     ) -> None:
         """Record metrics, params and tags in one transaction: all of it lands or none.
 
@@ -207,7 +230,7 @@ class TrackingService:
                 ins = insert_for(conn, ingest_batches).values(id=batch_id, run_id=run_id, created_at=now_ms())
                 if conn.execute(ins.on_conflict_do_nothing()).rowcount == 0:
                     return  # a retry of a batch that already landed
-            self._require_run(conn, run_id, touch=True)
+            run = self._require_run(conn, run_id, touch=True)
             if p_rows:
                 self._insert_params(conn, run_id, p_rows)
             if t_rows:
@@ -237,6 +260,22 @@ class TrackingService:
                     ),
                     list(latest.values()),
                 )
+            # Audited, not broadcast: a training loop sends a batch a second.
+            record_change(
+                conn,
+                type="run.logged",
+                project_id=run["project_id"],
+                subject_type="run",
+                subject_id=run_id,
+                actor=actor,
+                notify=False,
+                payload={
+                    "metrics": len(m_rows),
+                    "metric_keys": sorted(latest)[:50],
+                    "params": p_rows,
+                    "tags": sorted(t_rows),
+                },
+            )
 
     def _insert_params(self, conn: Connection, run_id: str, p_rows: dict[str, str]) -> None:
         existing = dict(
@@ -300,7 +339,9 @@ class TrackingService:
         return RunsPage(runs=found, next_page_token=token)
 
     # -------------------------------------------------------------- lineage
-    def log_input(self, run_id: str, dataset: DatasetIn, context: str = "training") -> Dataset:
+    def log_input(
+        self, run_id: str, dataset: DatasetIn, context: str = "training", *, actor: str = ""
+    ) -> Dataset:
         """Link a dataset version to a run; the same content is stored once per project."""
         with self.db.write() as conn:
             run = self._require_run(conn, run_id)
@@ -322,6 +363,16 @@ class TrackingService:
                 insert_for(conn, run_inputs)
                 .values(run_id=run_id, dataset_id=row["id"], context=context)
                 .on_conflict_do_nothing()
+            )
+            record_change(
+                conn,
+                type="run.input_logged",
+                project_id=run["project_id"],
+                subject_type="run",
+                subject_id=run_id,
+                actor=actor,
+                notify=False,
+                payload={"dataset": dataset.name, "digest": dataset.digest, "context": context},
             )
         return _dataset(row)
 
@@ -393,9 +444,26 @@ class TrackingService:
         return Environment(**row)
 
     # ------------------------------------------------------------ artifacts
-    def write_artifact(self, run_id: str, path: str, chunks: Iterable[bytes]) -> int:
+    def write_artifact(self, run_id: str, path: str, chunks: Iterable[bytes], *, actor: str = "") -> int:
         """Stream bytes into a run's artifact folder; returns the size written."""
-        return self.store.artifacts.write_stream(self.artifact_base(run_id), path, chunks)
+        size = self.store.artifacts.write_stream(self.artifact_base(run_id), path, chunks)
+        self.audit_artifact(run_id, path, size, actor=actor)
+        return size
+
+    def audit_artifact(self, run_id: str, path: str, size: int, *, actor: str = "") -> None:
+        """Record an artifact upload in the audit trail."""
+        with self.db.write() as conn:
+            run = self._require_run(conn, run_id)
+            record_change(
+                conn,
+                type="run.artifact_written",
+                project_id=run["project_id"],
+                subject_type="run",
+                subject_id=run_id,
+                actor=actor,
+                notify=False,
+                payload={"path": path, "size": size},
+            )
 
     def artifact_writer(self, run_id: str, path: str) -> AbstractContextManager[BinaryIO]:
         """A file to stream one artifact into; it appears only once closed without error."""
