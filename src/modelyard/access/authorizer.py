@@ -26,7 +26,7 @@ from modelyard.core.db import Database
 from modelyard.core.errors import NotFound, PermissionDenied, Unauthenticated
 
 # Routes whose project is named only in the JSON body (small bodies: safe to read twice).
-_BODY_SCOPED = {("POST", "/api/v1/runs"), ("POST", "/api/v1/runs/search")}
+_BODY_SCOPED = {("POST", "/api/v1/runs"), ("POST", "/api/v1/runs/search"), ("POST", "/api/v1/webhooks")}
 
 
 class Authorizer:
@@ -79,7 +79,9 @@ class Authorizer:
             except orjson.JSONDecodeError:
                 body = None
         scope = (
-            await run_in_threadpool(resolve_scope, self.db, dict(request.path_params), body)
+            await run_in_threadpool(
+                resolve_scope, self.db, dict(request.path_params), body, dict(request.query_params)
+            )
             if scoped
             else None
         )
@@ -87,8 +89,13 @@ class Authorizer:
 
     def check(self, caller: Caller, permission: str, scope: Scope | None) -> Caller:
         """Allow or refuse ``permission`` for a signed-in, non-admin caller."""
-        if caller.is_auditor and permission in AUDITOR_READS:
-            return caller
+        if caller.is_auditor:
+            if permission in AUDITOR_READS:
+                return caller
+            if scope is None or scope.project_id is not None:  # an auditor may know it exists
+                raise PermissionDenied(
+                    f"Permission '{permission}' is needed for this; auditors read everything and change nothing."
+                )
         if scope is None:
             if permission in SIGNED_IN:
                 return caller

@@ -45,9 +45,10 @@ _BY_ID: dict[str, tuple[str, Table]] = {
 
 
 def _extra_lookups() -> dict[str, tuple[str, Table]]:
+    from modelyard.events.tables import webhooks
     from modelyard.governance.tables import promotion_requests
 
-    return {"request_id": ("promotion request", promotion_requests)}
+    return {"request_id": ("promotion request", promotion_requests), "webhook_id": ("webhook", webhooks)}
 
 
 def project_of(db: Database, kind_table: tuple[str, Table], ref: str) -> Scope:
@@ -58,7 +59,9 @@ def project_of(db: Database, kind_table: tuple[str, Table], ref: str) -> Scope:
     return Scope(kind, ref, pid)
 
 
-def resolve_scope(db: Database, path_params: dict[str, Any], body: Any = None) -> Scope | None:
+def resolve_scope(
+    db: Database, path_params: dict[str, Any], body: Any = None, query: dict[str, Any] | None = None
+) -> Scope | None:
     """The request's project scope, or None when the route is not about one project."""
     if "project" in path_params:
         ref = str(path_params["project"])
@@ -73,6 +76,9 @@ def resolve_scope(db: Database, path_params: dict[str, Any], body: Any = None) -
     if isinstance(body, dict):
         if isinstance(body.get("experiment_id"), str):
             return project_of(db, _BY_ID["experiment_id"], body["experiment_id"])
-        if isinstance(body.get("project"), str):
-            return resolve_scope(db, {"project": body["project"]})
+        for key in ("project", "project_id"):
+            if isinstance(body.get(key), str):
+                return resolve_scope(db, {"project": body[key]})
+    if query and query.get("project"):
+        return resolve_scope(db, {"project": query["project"]})
     return None

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from modelyard.client.client import Client
 from modelyard.core.errors import ModelyardError
+from modelyard.core.settings import Settings
 
 console = Console()
 err_console = Console(stderr=True)
@@ -27,8 +28,8 @@ URI_OPTION = typer.Option(
 
 
 def make_client(uri: str | None) -> Client:
-    """A client for the CLI's ``--uri``."""
-    return Client(uri)
+    """A client for the CLI's ``--uri``, with settings read now (MODELYARD_TOKEN and friends)."""
+    return Client(uri, settings=Settings())
 
 
 def friendly_errors(fn: F) -> F:

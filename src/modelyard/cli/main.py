@@ -5,7 +5,9 @@ from __future__ import annotations
 import typer
 
 from modelyard import __version__
+from modelyard.audit import cli as audit_cli
 from modelyard.cli import governance, models, projects, runs
+from modelyard.identity import cli as identity_cli
 from modelyard.cli.common import friendly_errors
 from modelyard.core.settings import get_settings
 
@@ -19,6 +21,8 @@ app.add_typer(projects.app, name="projects")
 app.add_typer(runs.app, name="runs")
 app.add_typer(models.app, name="models")
 app.add_typer(governance.app, name="governance")
+app.add_typer(identity_cli.app, name="admin")
+app.add_typer(audit_cli.app, name="audit")
 
 
 @app.command()

@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     auth: bool = Field(default=False, description="Require sign-in (API tokens) on the server.")
+    local_user: str = Field(default="local", description="Who a server without sign-in acts as.")
 
     # Client-side metric batching.
     flush_interval_s: float = 1.0

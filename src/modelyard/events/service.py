@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import ColumnElement, Connection, or_, select
 
 from modelyard.core.db import Database
 from modelyard.core.errors import InvalidArgument
@@ -105,7 +105,9 @@ def insert_event(
             created_at=created_at,
         )
     )
-    return int(result.inserted_primary_key[0]), created_at
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0]), created_at
 
 
 def enqueue_deliveries(conn: Connection, event_id: int, webhook_ids: Sequence[str], at: int) -> None:
@@ -168,7 +170,7 @@ def record_event(
         actor=actor,
         payload=payload,
     )
-    scope = webhooks.c.project_id.is_(None)
+    scope: ColumnElement[bool] = webhooks.c.project_id.is_(None)
     if project_id is not None:
         scope = or_(scope, webhooks.c.project_id == project_id)
     rows = conn.execute(

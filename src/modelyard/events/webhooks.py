@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets as _secrets
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -67,7 +68,7 @@ class WebhookService:
             secret = _secrets.token_urlsafe(32)
         elif not isinstance(secret, str) or not 16 <= len(secret) <= 200:
             raise InvalidArgument("A webhook secret must be 16-200 characters long.")
-        row = {
+        row: dict[str, Any] = {
             "id": new_id(),
             "project_id": project_id,
             "url": url,

@@ -16,7 +16,12 @@ from modelyard import __version__
 from modelyard.access.authorizer import Authorizer
 from modelyard.access.router import router as access_router
 from modelyard.access.service import AccessService
+from modelyard.audit.chain import append_audit
+from modelyard.audit.router import router as audit_router
 from modelyard.core.errors import ModelyardError
+from modelyard.identity.ratelimit import LoginLimiter
+from modelyard.identity.router import router as identity_router
+from modelyard.identity.service import IdentityService
 from modelyard.core.settings import Settings
 from modelyard.core.store import Store
 from modelyard.events.delivery import WebhookDispatcher
@@ -71,15 +76,29 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
     app.state.registry = RegistryService(store)
     app.state.governance = GovernanceService(store, app.state.registry)
     app.state.access = AccessService(store.db)
+    app.state.identity = IdentityService(store.db)
+    app.state.login_limiter = LoginLimiter()
+    app.state.audit_hook = _audit_hook(store)
     app.state.authorizer = Authorizer(
-        store.db, auth_enabled=settings.auth, identity=_identity(store, settings)
+        store.db, auth_enabled=settings.auth, identity=app.state.identity, local_user=settings.local_user
     )
     app.state.events = EventService(store.db)
     app.state.webhooks = WebhookService(store.db, settings)
     app.state.webhook_dispatcher = WebhookDispatcher(store.db, settings)
 
     @app.exception_handler(ModelyardError)
-    async def _domain_error(_: Request, exc: ModelyardError) -> JSONResponse:
+    async def _domain_error(request: Request, exc: ModelyardError) -> JSONResponse:
+        if exc.status_code in (401, 403, 429) and settings.auth:
+            caller = getattr(request.state, "caller", None)
+            host = request.client.host if request.client else ""
+            await asyncio.to_thread(
+                app.state.audit_hook,
+                f"http.{request.method} {request.url.path}",
+                caller.name if caller else "anonymous",
+                "denied",
+                host,
+                {"status": exc.status_code, "error": exc.message},
+            )
         return JSONResponse({"error": exc.to_dict()}, status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
@@ -105,16 +124,32 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
     app.include_router(registry_router)
     app.include_router(governance_router)
     app.include_router(access_router)
+    app.include_router(identity_router)
+    app.include_router(audit_router)
     app.include_router(events_router)
     return app
 
 
-def _identity(store: Store, settings: Settings) -> object | None:
-    if not settings.auth:
-        return None
-    from modelyard.identity.service import IdentityService
+def _audit_hook(store: Store):  # type: ignore[no-untyped-def]
+    """Record something that changed no state but must be on the record (a failed login, a denial)."""
 
-    return IdentityService(store.db)
+    outcomes = {"success": "ok", "failure": "failed", "locked": "denied"}
+
+    def hook(action: str, actor: str, outcome: str, client_address: str, summary: object) -> None:
+        outcome = outcomes.get(outcome, outcome)
+        with store.db.write() as conn:
+            append_audit(
+                conn,
+                actor=actor or "anonymous",
+                action=action,
+                object_type="request",
+                object_id=action,
+                client_address=client_address,
+                outcome=outcome,  # type: ignore[arg-type]
+                summary=summary if isinstance(summary, dict) else {"detail": str(summary)},
+            )
+
+    return hook
 
 
 async def _upkeep(app: FastAPI, settings: Settings) -> None:

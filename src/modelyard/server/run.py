@@ -42,5 +42,17 @@ def serve(settings: Settings, *, host: str, port: int, store_uri: str, artifacts
     """Open (and migrate) the store, then serve until interrupted."""
     check_bind_address(host, auth=settings.auth)
     store = Store.open(store_uri, artifacts_uri)
+    if settings.auth:
+        from modelyard.identity.service import IdentityService
+
+        token = IdentityService(store.db).ensure_bootstrap_token()
+        if token:  # no administrator yet: a one-time way to create the first one
+            print(
+                "No administrator exists yet. Create one within this server's lifetime with:\n"
+                f"  curl -X POST http://{host}:{port}/api/v1/auth/bootstrap -H 'Content-Type: application/json' "
+                f'-d \'{{"token": "{token}", "name": "admin"}}\'\n'
+                "(or, on this machine: modelyard admin create-user NAME --admin). The token works once.",
+                flush=True,
+            )
     app = create_app(store, settings)
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
