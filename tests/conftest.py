@@ -8,21 +8,17 @@ required, not optional: when it cannot be reached the PostgreSQL cases fail loud
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
-import uvicorn
 
 from modelyard.client.client import Client
 from modelyard.core.settings import Settings
 from modelyard.core.store import Store
-from modelyard.server.app import create_app
+from modelyard.server.background import BackgroundServer
 
 PG_ADMIN_DSN = os.environ.get("MODELYARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -49,33 +45,7 @@ def pg_uri() -> Iterator[str]:
         admin.close()
 
 
-class LiveServer:
-    """The real app under uvicorn on a free loopback port, in a background thread."""
-
-    def __init__(self, store: Store, settings: Settings) -> None:
-        self.app = create_app(store, settings)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="on")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def start(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("test server did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.sock.close()
+LiveServer = BackgroundServer  # the real app on a free loopback port, in a thread
 
 
 @pytest.fixture

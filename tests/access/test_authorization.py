@@ -22,6 +22,7 @@ from modelyard.cli.main import app as cli_app
 from modelyard.core.settings import Settings
 from modelyard.core.store import Store
 from modelyard.identity.service import IdentityService
+from modelyard.server.background import BackgroundServer
 
 ROLES = ["viewer", "contributor", "maintainer", "validator", "owner"]
 
@@ -62,10 +63,8 @@ def _model_tar() -> bytes:
 
 @pytest.fixture
 def world(store: Store, tmp_path: Path) -> Iterator[World]:
-    from conftest import LiveServer  # tests/conftest.py is importable from the rootdir
-
     settings = Settings(home=tmp_path / "home", auth=True)
-    server = LiveServer(store, settings).start()
+    server = BackgroundServer(store, settings).start()
     ids = IdentityService(store.db)
     suffix = uuid.uuid4().hex[:6]
     tokens, names = {}, {}
