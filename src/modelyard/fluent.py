@@ -306,7 +306,7 @@ def log_model(
 def register_model(
     source: str | Path, name: str, *, description: str = "", tags: dict[str, str] | None = None
 ) -> ModelVersion:
-    """Add a version of ``name`` in the current project from ``runs:/...``, a model folder or file, or an MLflow model."""
+    """Add a version of ``name`` in the current project (from ``runs:/...``, a folder or file, or MLflow)."""
     return get_client().register_model(source, name, project=_project, description=description, tags=tags)
 
 

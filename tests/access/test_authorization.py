@@ -283,7 +283,7 @@ def test_protected_alias_gate_holds_over_rest_sdk_and_cli(world: World) -> None:
     )
     req = contributor.request_promotion("pd", 1, "champion", project=p, reason="ready")
     assert req.status == "pending"
-    with pytest.raises(PermissionDenied, match="'governance.review'"):
+    with pytest.raises(PermissionDenied, match=r"'governance\.review'"):
         contributor.approve_promotion(req.id)  # contributors do not review
     admin = Client(world.url, token=world.tokens["admin"], settings=Settings(home=Path("/tmp/unused")))
     admin.set_model_card("pd", 1, project=p, intended_use="x", limitations="y")

@@ -9,6 +9,7 @@ import pytest
 from rich.console import Console
 
 import modelyard as my
+from modelyard import Client
 from modelyard import fluent
 from modelyard.core.settings import get_settings
 from modelyard.demo.data import HOME_OWNERSHIP, TARGET, make_credit_data
@@ -108,3 +109,20 @@ def test_demo_prints_the_ranking_and_the_best_run(demo: tuple[DemoResult, str, P
     ]
     aucs = [float(row[2]) for row in rows]
     assert aucs == sorted(aucs, reverse=True)
+
+
+def test_best_model_is_registered_as_champion(demo: tuple[DemoResult, str, Path]) -> None:
+    result, _, _ = demo
+    client = Client(result.tracking_uri)
+    champion = client.get_model_version("credit-default", alias="champion", project=result.project)
+    assert champion.version == result.champion_version and champion.run_id == result.best_run_id
+    card = client.get_model_card("credit-default", alias="champion", project=result.project)
+    assert "| auc |" in card and "applications" in card
+    client.close()
+
+
+def test_governed_promotion_and_verified_audit_trail(demo: tuple[DemoResult, str, Path]) -> None:
+    result, output, _ = demo
+    assert "refused" in output and "is protected" in output  # the gate held for the admin too
+    assert "credit-decision@production is now v" in output  # and moved once the validator approved
+    assert result.audit_ok and "Audit trail: intact" in output

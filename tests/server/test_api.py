@@ -149,6 +149,6 @@ def test_artifacts_are_served_as_downloads_never_rendered(http: httpx.Client) ->
 def test_server_refuses_non_loopback_without_auth() -> None:
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0")
-    with pytest.raises(Exception, match="Refusing to listen on 0.0.0.0 with authentication off.*--auth"):
+    with pytest.raises(Exception, match=r"Refusing to listen on 0\.0\.0\.0 with authentication off.*--auth"):
         check_bind_address("0.0.0.0", auth=False)
     check_bind_address("0.0.0.0", auth=True)  # allowed once sign-in is required

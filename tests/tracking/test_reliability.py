@@ -53,7 +53,7 @@ def test_eight_processes_logging_to_one_sqlite_store_lose_nothing(tmp_path: Path
         for i in range(8)
     ]
     for p in procs:
-        out, err = p.communicate(timeout=240)
+        _, err = p.communicate(timeout=240)
         assert p.returncode == 0, err
         assert "locked" not in err.lower()
     client = Client(uri, artifacts_uri=str(tmp_path / "art"))
@@ -165,7 +165,7 @@ def test_unreachable_server_raises_a_clear_error_at_flush(tmp_path: Path) -> Non
     client = Client(f"http://127.0.0.1:{port}",
                     settings=Settings(home=tmp_path / "home", flush_interval_s=0.05, retry_timeout_s=0.5))
     client.log_metric("some-run", "loss", 1.0)
-    with pytest.raises(Exception, match="could not be delivered within 0s|could not be delivered") as info:
+    with pytest.raises(Exception, match="could not be delivered") as info:
         client.flush(timeout_s=10)
     assert type(info.value).__name__ == "Unavailable"
     assert client._buffer.pending() == 1  # kept, not dropped

@@ -56,7 +56,8 @@ class Authorizer:
         header = request.headers.get("authorization", "")
         if not header.lower().startswith("bearer "):
             raise Unauthenticated(
-                "Sign in first: send 'Authorization: Bearer <token>' (set MODELYARD_TOKEN for the SDK and CLI)."
+                "Sign in first: send 'Authorization: Bearer <token>' "
+                "(set MODELYARD_TOKEN for the SDK and CLI)."
             )
         user = await run_in_threadpool(self.identity.authenticate_token, header[7:].strip())
         caller = Caller(
@@ -67,6 +68,7 @@ class Authorizer:
             client_host=host,
             client_agent=agent,
         )
+        request.state.caller = caller  # so a refusal below is audited under the caller's name
         if caller.is_admin:
             return caller
         body = None
@@ -94,7 +96,8 @@ class Authorizer:
                 return caller
             if scope is None or scope.project_id is not None:  # an auditor may know it exists
                 raise PermissionDenied(
-                    f"Permission '{permission}' is needed for this; auditors read everything and change nothing."
+                    f"Permission '{permission}' is needed for this; "
+                    "auditors read everything and change nothing."
                 )
         if scope is None:
             if permission in SIGNED_IN:

@@ -7,8 +7,8 @@ from sqlalchemy import delete, select
 
 from modelyard.access.roles import Role
 from modelyard.access.tables import project_members
-from modelyard.core.db import Database
 from modelyard.audit.record import record_change
+from modelyard.core.db import Database
 from modelyard.core.errors import InvalidArgument, NotFound
 from modelyard.core.ids import now_ms
 from modelyard.core.sql import insert_for

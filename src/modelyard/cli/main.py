@@ -7,9 +7,9 @@ import typer
 from modelyard import __version__
 from modelyard.audit import cli as audit_cli
 from modelyard.cli import governance, models, projects, runs
-from modelyard.identity import cli as identity_cli
 from modelyard.cli.common import friendly_errors
 from modelyard.core.settings import get_settings
+from modelyard.identity import cli as identity_cli
 
 app = typer.Typer(
     name="modelyard",

@@ -13,7 +13,14 @@ from modelyard.client.http import HttpBackend, _q, raise_for_error
 from modelyard.core.errors import Unavailable
 from modelyard.registry.cards import render_card
 from modelyard.registry.lineage import build_lineage
-from modelyard.registry.schemas import AliasMove, Lineage, ModelCardSections, ModelVersion, RegisteredModel
+from modelyard.registry.schemas import (
+    AliasMove,
+    Lineage,
+    ModelCardSections,
+    ModelVersion,
+    RegisteredModel,
+    check_alias,
+)
 from modelyard.registry.service import RegistryService
 
 
@@ -185,6 +192,7 @@ class HttpRegistry:
     def set_alias(
         self, project: str, name: str, alias: str, version: int, reason: str, actor: str
     ) -> ModelVersion:
+        check_alias(alias)  # a "/" in an alias would otherwise change the URL itself
         url = f"{self._base(project, name)}/aliases/{_q(alias)}"
         return ModelVersion(**self.b._call("PUT", url, json={"version": version, "reason": reason}))
 

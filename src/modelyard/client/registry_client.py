@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from modelyard.client.governance_backends import EmbeddedGovernance, HttpGovernance
 from modelyard.client.registry_backends import EmbeddedRegistry, HttpRegistry, version_ref
-from modelyard.governance.schemas import PromotionRequest
 from modelyard.core.errors import InvalidArgument
+from modelyard.governance.schemas import PromotionRequest
 from modelyard.registry.schemas import (
     AliasMove,
     Lineage,
@@ -33,7 +33,10 @@ _MODELS_URI = re.compile(
 
 
 def parse_model_uri(uri: str, default_project: str) -> tuple[str, str, str]:
-    """``models:/[project/]name@alias`` or ``models:/[project/]name/<version|latest>`` → (project, name, ref)."""
+    """Split ``models:/[project/]name@alias`` or ``models:/[project/]name/<version|latest>``.
+
+    Returns (project, name, ref) where ref is a number, ``latest`` or ``@alias``.
+    """
     m = _MODELS_URI.match(uri)
     if not m:
         raise InvalidArgument(
@@ -137,7 +140,7 @@ class RegistryMixin:
         description: str = "",
         tags: dict[str, str] | None = None,
     ) -> ModelVersion:
-        """Add a version to ``name`` (created on first use) from a run, a model folder or file, or an MLflow model.
+        """Add a version to ``name`` (created on first use) from a run, a folder or file, or MLflow.
 
         Args:
             source: ``runs:/<run-id>/<path>``; a Modelyard model folder; an MLflow model folder

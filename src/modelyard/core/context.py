@@ -19,4 +19,5 @@ class ClientContext:
     agent: str = "modelyard-embedded"
 
 
-client_context: ContextVar[ClientContext] = ContextVar("modelyard_client", default=ClientContext())
+_LOCAL = ClientContext()
+client_context: ContextVar[ClientContext] = ContextVar("modelyard_client", default=_LOCAL)

@@ -34,6 +34,7 @@ from modelyard.core.errors import InvalidArgument
 from modelyard.core.ids import new_id
 from modelyard.core.settings import get_settings
 from modelyard.demo.data import TARGET, make_credit_data
+from modelyard.demo.tour import governance_tour, register_champion
 
 PROJECT = "credit-risk"
 EXPERIMENT = "baseline"
@@ -79,6 +80,8 @@ class DemoResult:
     tracking_uri: str
     seconds: float
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    champion_version: int | None = None
+    audit_ok: bool = False
 
 
 def _pipeline(spec: ModelSpec, frame: pd.DataFrame) -> Any:
@@ -161,6 +164,7 @@ def _train_one(
                 my.log_metric("val_loss", float(log_loss(y_valid, stage[:, 1], labels=[0, 1])), step=step)
         metrics = _scores(y_valid, proba)
         my.log_metrics(metrics)
+        my.log_model(pipe, input_example=x_train.head(5))
         report = workdir / spec.name / "report.html"
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text(_report_html(spec, run.id, metrics, len(train), len(valid)), encoding="utf-8")
@@ -265,6 +269,8 @@ def run_demo(*, serve: bool, host: str, port: int, n_rows: int, console: Console
         f"  modelyard runs compare {' '.join(r.id[:8] for r in ranked[:2])}{uri_flag}",
         highlight=False,
     )
+    champion = register_champion(out, PROJECT, best.id, valid.drop(columns=TARGET).head(5))
+    audit_ok = governance_tour(out, PROJECT, best.id)
     result = DemoResult(
         project=PROJECT,
         experiment=EXPERIMENT,
@@ -275,6 +281,8 @@ def run_demo(*, serve: bool, host: str, port: int, n_rows: int, console: Console
         tracking_uri=client.uri,
         seconds=seconds,
         metrics=scores,
+        champion_version=champion,
+        audit_ok=audit_ok,
     )
     if serve:
         _serve(out, host, port, remote=client.is_remote)

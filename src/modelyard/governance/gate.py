@@ -35,14 +35,13 @@ def check_gate(db: Database, *, tier: str, alias: str, model_name: str) -> str:
         return "open"
     if policy.approvals.count == 0 and policy.auto_approve:
         return "auto"
-    if alias in policy.protected_aliases:
-        approvals = policy.approvals
-        need = (
-            f"{approvals.count} approval(s) from: {', '.join(approvals.roles)}"
-            if approvals.count
-            else "its evidence to pass"
-        )
-        raise PermissionDenied(
-            f"Alias {alias!r} of {model_name!r} ({tier} risk) is protected: request a promotion "
-            f"(my.request_promotion, or: modelyard governance request) and get {need}."
-        )
+    approvals = policy.approvals
+    need = (
+        f"{approvals.count} approval(s) from: {', '.join(approvals.roles)}"
+        if approvals.count
+        else "its evidence to pass"
+    )
+    raise PermissionDenied(
+        f"Alias {alias!r} of {model_name!r} ({tier} risk) is protected: request a promotion "
+        f"(my.request_promotion, or: modelyard governance request) and get {need}."
+    )

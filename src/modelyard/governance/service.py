@@ -279,7 +279,9 @@ class GovernanceService:
             alias=req["alias"],
             version=version.version,
             actor=req["requested_by"],
-            reason=f"promotion {request_id} approved",
+            reason=f"{req['reason']} (promotion {request_id})"
+            if req["reason"]
+            else f"promotion {request_id}",
             governed=True,
         )
         how = (

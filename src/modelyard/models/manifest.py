@@ -73,7 +73,11 @@ class ModelManifest(BaseModel):
     @classmethod
     def _confined(cls, files: dict[str, str]) -> dict[str, str]:
         for rel, digest in files.items():
-            if safe_relpath(rel) != rel or rel == MANIFEST_NAME:
+            try:
+                clean = safe_relpath(rel)
+            except InvalidArgument as exc:
+                raise ValueError(f"file name {rel!r} is not allowed: {exc.message}") from exc
+            if clean != rel or rel == MANIFEST_NAME:
                 raise ValueError(f"file name {rel!r} is not a plain relative path")
             if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
                 raise ValueError(f"the digest of {rel!r} is not a SHA-256 hex string")
@@ -138,7 +142,11 @@ def read_manifest(path: str | os.PathLike[str]) -> ModelManifest:
         raw = orjson.loads(file.read_bytes())
     except orjson.JSONDecodeError as exc:
         raise InvalidArgument(f"The {MANIFEST_NAME} in {str(folder)!r} is not valid JSON: {exc}.") from exc
-    if isinstance(raw, dict) and isinstance(raw.get("format_version"), int) and raw["format_version"] > FORMAT_VERSION:
+    if (
+        isinstance(raw, dict)
+        and isinstance(raw.get("format_version"), int)
+        and raw["format_version"] > FORMAT_VERSION
+    ):
         raise InvalidArgument(
             f"The model in {str(folder)!r} uses manifest format {raw['format_version']}, newer than this "
             f"Modelyard understands ({FORMAT_VERSION}): upgrade modelyard to load it."
@@ -146,7 +154,9 @@ def read_manifest(path: str | os.PathLike[str]) -> ModelManifest:
     try:
         return ModelManifest.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'manifest'}: {e['msg']}" for e in exc.errors()[:5])
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'manifest'}: {e['msg']}" for e in exc.errors()[:5]
+        )
         raise InvalidArgument(f"The {MANIFEST_NAME} in {str(folder)!r} is broken: {problems}.") from exc
 
 

@@ -7,8 +7,9 @@ array as ``{"inputs": [[...]]}``. Only the first ``EXAMPLE_ROWS`` rows are kept.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import orjson
@@ -20,7 +21,7 @@ from modelyard.models.manifest import ColumnSpec, Signature
 EXAMPLE_FILE = "input_example.json"
 EXAMPLE_ROWS = 10
 
-Example = pd.DataFrame | np.ndarray
+Example: TypeAlias = pd.DataFrame | np.ndarray
 
 
 def type_name(dtype: Any) -> str:
@@ -52,7 +53,9 @@ def normalize_example(example: Any) -> Example | None:
         example = example.detach().cpu().numpy()
     arr = np.asarray(example)
     if arr.ndim == 0:
-        raise InvalidArgument("The input example must be a table, a dict of columns or an array, not a scalar.")
+        raise InvalidArgument(
+            "The input example must be a table, a dict of columns or an array, not a scalar."
+        )
     if arr.ndim == 1:
         arr = arr.reshape(1, -1)
     return arr[:EXAMPLE_ROWS]
@@ -67,8 +70,9 @@ def infer_signature(example: Example | None, outputs: Any = None) -> Signature |
         sig = Signature(inputs=inputs, input_kind="dataframe")
     else:
         shape = [-1, *example.shape[1:]]
-        sig = Signature(inputs=[ColumnSpec(name="input", type=type_name(example.dtype), shape=shape)],
-                        input_kind="array")
+        sig = Signature(
+            inputs=[ColumnSpec(name="input", type=type_name(example.dtype), shape=shape)], input_kind="array"
+        )
     if outputs is not None:
         sig.outputs = output_spec(outputs)
     return sig
@@ -101,10 +105,8 @@ def example_from_json(raw: bytes, signature: Signature | None) -> Example:
         types = {c.name: c.type for c in (signature.inputs or [])} if signature else {}
         for col, typ in types.items():
             if col in frame.columns and typ not in ("string", "category", "any"):
-                try:
+                with contextlib.suppress(TypeError, ValueError):  # an example is a hint, not a contract
                     frame[col] = frame[col].astype(typ)
-                except (TypeError, ValueError):
-                    pass  # keep what JSON gave: an example is a hint, not a contract
         return frame
     inputs = data.get("inputs") if isinstance(data, dict) else data
     if not isinstance(inputs, list):
@@ -136,7 +138,9 @@ def prepare_input(X: Any, signature: Signature | None) -> pd.DataFrame | np.ndar
     if signature and signature.input_kind == "array" and signature.inputs:
         shape = signature.inputs[0].shape
         if shape and len(shape) == 2 and shape[1] > 0 and arr.ndim == 2 and arr.shape[1] != shape[1]:
-            raise InvalidArgument(f"The model expects {shape[1]} input columns; the input has {arr.shape[1]}.")
+            raise InvalidArgument(
+                f"The model expects {shape[1]} input columns; the input has {arr.shape[1]}."
+            )
     return arr
 
 

@@ -37,11 +37,33 @@ OWN_LIBRARY_MODULES = {"scikit-learn": "sklearn", "lightgbm": "lightgbm", "xgboo
 
 _FAMILIES = frozenset({"sklearn", "numpy", "scipy", "builtins", "collections"})
 # Sub-modules that read or write files, download data or exist for tests.
-_DENIED_SEGMENTS = frozenset({
-    "io", "_io", "datasets", "testing", "_testing", "tests", "conftest", "externals", "estimator_checks",
-    "f2py", "distutils", "ctypeslib", "_datasource", "npyio", "_npyio_impl", "format", "_format_impl",
-    "_lib", "_build_utils", "__check_build", "callback", "plotting", "dask",
-})
+_DENIED_SEGMENTS = frozenset(
+    {
+        "io",
+        "_io",
+        "datasets",
+        "testing",
+        "_testing",
+        "tests",
+        "conftest",
+        "externals",
+        "estimator_checks",
+        "f2py",
+        "distutils",
+        "ctypeslib",
+        "_datasource",
+        "npyio",
+        "_npyio_impl",
+        "format",
+        "_format_impl",
+        "_lib",
+        "_build_utils",
+        "__check_build",
+        "callback",
+        "plotting",
+        "dask",
+    }
+)
 # Functions from these modules only compute on arrays (score functions, scalers, metrics).
 _PURE_FUNCTION_MODULES = ("sklearn.preprocessing", "sklearn.metrics", "sklearn.feature_selection")
 

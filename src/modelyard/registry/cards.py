@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 _env = Environment(
     loader=PackageLoader("modelyard.registry", "templates"),
-    autoescape=select_autoescape(["html"]),
+    autoescape=select_autoescape(["html", "html.j2"]),
     trim_blocks=True,
     lstrip_blocks=True,
 )

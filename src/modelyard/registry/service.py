@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -221,7 +222,7 @@ class RegistryService:
         version and records the event. If that fails, the copied files are removed.
         """
         check_model_name(name)
-        proj = self.projects.get_project(project)
+        proj = self.projects.get_or_create_project(name=project, created_by=actor)
         if model_dir is not None:
             src = sources.local_source(model_dir)
             provenance = "external"
@@ -613,10 +614,8 @@ class RegistryService:
                 )
             return row
         project = self.projects.get_project(project_id)
-        try:
+        with contextlib.suppress(AlreadyExists):  # registered concurrently
             self.create_model(project=project.name, name=name, actor=actor)
-        except AlreadyExists:
-            pass  # registered concurrently
         with self.db.read() as conn:
             return (
                 conn.execute(
@@ -717,7 +716,7 @@ class RegistryService:
             aliases[vid].append(alias)
         return [
             ModelVersion(
-                **{k: r[k] for k in r.keys() if k != "model_id"},
+                **{k: r[k] for k in r if k != "model_id"},
                 model_id=model["id"],
                 model_name=model["name"],
                 project_id=model["project_id"],

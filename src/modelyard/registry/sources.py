@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -107,7 +107,7 @@ def copy_verified(source: ModelSource, artifacts: ArtifactStore, dest_base: str)
         digest = hashlib.sha256()
         with source.open_file(rel) as f:
 
-            def chunks(f: BinaryIO = f) -> Iterator[bytes]:
+            def chunks(f: BinaryIO = f, digest: Any = digest) -> Iterator[bytes]:
                 while chunk := f.read(CHUNK_SIZE):
                     digest.update(chunk)
                     yield chunk

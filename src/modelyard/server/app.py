@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from modelyard import __version__
 from modelyard.access.authorizer import Authorizer
@@ -19,9 +20,6 @@ from modelyard.access.service import AccessService
 from modelyard.audit.chain import append_audit
 from modelyard.audit.router import router as audit_router
 from modelyard.core.errors import ModelyardError
-from modelyard.identity.ratelimit import LoginLimiter
-from modelyard.identity.router import router as identity_router
-from modelyard.identity.service import IdentityService
 from modelyard.core.settings import Settings
 from modelyard.core.store import Store
 from modelyard.events.delivery import WebhookDispatcher
@@ -30,6 +28,9 @@ from modelyard.events.service import EventService
 from modelyard.events.webhooks import WebhookService
 from modelyard.governance.router import router as governance_router
 from modelyard.governance.service import GovernanceService
+from modelyard.identity.ratelimit import LoginLimiter
+from modelyard.identity.router import router as identity_router
+from modelyard.identity.service import IdentityService
 from modelyard.projects.router import router as projects_router
 from modelyard.projects.service import ProjectService
 from modelyard.registry.router import router as registry_router
@@ -93,13 +94,26 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
             host = request.client.host if request.client else ""
             await asyncio.to_thread(
                 app.state.audit_hook,
-                f"http.{request.method} {request.url.path}",
+                "request.denied",
                 caller.name if caller else "anonymous",
                 "denied",
                 host,
                 {"status": exc.status_code, "error": exc.message},
+                f"{request.method} {request.url.path}",
             )
         return JSONResponse({"error": exc.to_dict()}, status_code=exc.status_code)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "NOT_FOUND", 405: "INVALID_ARGUMENT", 413: "PAYLOAD_TOO_LARGE"}.get(
+            exc.status_code, "INVALID_ARGUMENT"
+        )
+        message = (
+            f"No such endpoint: {request.method} {request.url.path}."
+            if exc.status_code in (404, 405)
+            else str(exc.detail)
+        )
+        return JSONResponse({"error": {"code": code, "message": message}}, status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -135,7 +149,14 @@ def _audit_hook(store: Store):  # type: ignore[no-untyped-def]
 
     outcomes = {"success": "ok", "failure": "failed", "locked": "denied"}
 
-    def hook(action: str, actor: str, outcome: str, client_address: str, summary: object) -> None:
+    def hook(
+        action: str,
+        actor: str,
+        outcome: str,
+        client_address: str,
+        summary: object,
+        object_id: str | None = None,
+    ) -> None:
         outcome = outcomes.get(outcome, outcome)
         with store.db.write() as conn:
             append_audit(
@@ -143,7 +164,7 @@ def _audit_hook(store: Store):  # type: ignore[no-untyped-def]
                 actor=actor or "anonymous",
                 action=action,
                 object_type="request",
-                object_id=action,
+                object_id=object_id or action,
                 client_address=client_address,
                 outcome=outcome,  # type: ignore[arg-type]
                 summary=summary if isinstance(summary, dict) else {"detail": str(summary)},

@@ -49,7 +49,8 @@ def serve(settings: Settings, *, host: str, port: int, store_uri: str, artifacts
         if token:  # no administrator yet: a one-time way to create the first one
             print(
                 "No administrator exists yet. Create one within this server's lifetime with:\n"
-                f"  curl -X POST http://{host}:{port}/api/v1/auth/bootstrap -H 'Content-Type: application/json' "
+                f"  curl -X POST http://{host}:{port}/api/v1/auth/bootstrap "
+                "-H 'Content-Type: application/json' "
                 f'-d \'{{"token": "{token}", "name": "admin"}}\'\n'
                 "(or, on this machine: modelyard admin create-user NAME --admin). The token works once.",
                 flush=True,

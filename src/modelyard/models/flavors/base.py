@@ -6,7 +6,7 @@ import importlib.metadata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from modelyard.core.errors import InvalidArgument
 from modelyard.models.manifest import ColumnSpec, ModelManifest
@@ -41,6 +41,7 @@ class Saved:
     unsafe: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
     inputs: list[ColumnSpec] | None = None  # from the model itself, used when there is no example
+    input_kind: Literal["dataframe", "array"] = "dataframe"
 
 
 @dataclass(frozen=True)
@@ -68,16 +69,16 @@ def pin(*dists: str) -> list[str]:
 
 def defined_in(obj: Any, package: str) -> bool:
     """Whether the object's class (or a base class) comes from ``package``, without importing it."""
-    return any(
-        (getattr(c, "__module__", "") or "").split(".")[0] == package for c in type(obj).__mro__
-    )
+    return any((getattr(c, "__module__", "") or "").split(".")[0] == package for c in type(obj).__mro__)
 
 
 def model_file(folder: Path, manifest: ModelManifest, default: str) -> Path:
     """The verified model file a flavor reads: named in ``extra`` and listed in ``files``."""
     name = manifest.extra.get("model_file", default)
     if not isinstance(name, str) or name not in manifest.files:
-        raise InvalidArgument(f"The model in {str(folder)!r} is broken: its model file {name!r} is not listed.")
+        raise InvalidArgument(
+            f"The model in {str(folder)!r} is broken: its model file {name!r} is not listed."
+        )
     return folder / name
 
 

@@ -6,6 +6,7 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from modelyard.core.errors import InvalidArgument
@@ -70,14 +71,20 @@ def save(model: Any, folder: Path, opts: SaveOptions) -> Saved:
     return _saved(model, library, ["cloudpickle"], opts, unsafe=True, extra=extra)
 
 
-def _saved(model: Any, library: str, fmt_deps: list[str], opts: SaveOptions, *, unsafe: bool,
-           extra: dict[str, Any]) -> Saved:
+def _saved(
+    model: Any, library: str, fmt_deps: list[str], opts: SaveOptions, *, unsafe: bool, extra: dict[str, Any]
+) -> Saved:
     deps = dict.fromkeys([library, "scikit-learn", *fmt_deps, "numpy", "scipy"])
     if isinstance(opts.example, pd.DataFrame) or hasattr(model, "feature_names_in_"):
         deps["pandas"] = None
     return Saved(
-        library=library, library_version=version_of(library), predictor=wrap(model), requirements=pin(*deps),
-        unsafe=unsafe, extra=extra, inputs=feature_columns(getattr(model, "feature_names_in_", None)),
+        library=library,
+        library_version=version_of(library),
+        predictor=wrap(model),
+        requirements=pin(*deps),
+        unsafe=unsafe,
+        extra=extra,
+        inputs=feature_columns(getattr(model, "feature_names_in_", None)),
     )
 
 
@@ -103,11 +110,15 @@ def load(folder: Path, manifest: ModelManifest, trust: bool) -> Predictor:
 
 def wrap(est: Any) -> Predictor:
     """Call an estimator with inputs in the form it was fitted on."""
-    named = hasattr(est, "feature_names_in_")
+    names = getattr(est, "feature_names_in_", None)
 
     def form(X: Any) -> Any:
-        # Fitted on an array: a DataFrame would only add a feature-name warning.
-        return X.to_numpy() if isinstance(X, pd.DataFrame) and not named else X
+        # Give the estimator the form it was fitted on, so it neither warns nor mislabels columns.
+        if isinstance(X, pd.DataFrame) and names is None:
+            return X.to_numpy()
+        if names is not None and isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[1] == len(names):
+            return pd.DataFrame(X, columns=names)
+        return X
 
     proba = (lambda X: est.predict_proba(form(X))) if hasattr(est, "predict_proba") else None
     return Predictor(raw=est, predict=lambda X: est.predict(form(X)), predict_proba=proba)

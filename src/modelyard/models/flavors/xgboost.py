@@ -17,7 +17,6 @@ from modelyard.models.flavors.base import (
     feature_columns,
     model_file,
     pin,
-    version_of,
 )
 from modelyard.models.manifest import ModelManifest
 
@@ -51,8 +50,12 @@ def save(model: Any, folder: Path, opts: SaveOptions) -> Saved:
     if isinstance(opts.example, pd.DataFrame) or booster.feature_names:
         deps.append("pandas")
     return Saved(
-        library="xgboost", library_version=xgb.__version__, predictor=wrap(model), requirements=pin(*deps),
-        extra=extra, inputs=feature_columns(booster.feature_names),
+        library="xgboost",
+        library_version=xgb.__version__,
+        predictor=wrap(model),
+        requirements=pin(*deps),
+        extra=extra,
+        inputs=feature_columns(booster.feature_names),
     )
 
 
@@ -76,17 +79,17 @@ def wrap(model: Any) -> Predictor:
     """Predict through a DMatrix for a Booster, directly for a wrapper."""
     import xgboost as xgb
 
-    if not isinstance(model, xgb.Booster):
-        proba = model.predict_proba if hasattr(model, "predict_proba") else None
-        return Predictor(raw=model, predict=model.predict, predict_proba=proba)
-    named = bool(model.feature_names)
+    booster = model if isinstance(model, xgb.Booster) else model.get_booster()
+    named = bool(booster.feature_names)
 
-    def predict(X: Any) -> Any:
-        if isinstance(X, pd.DataFrame) and not named:
-            X = X.to_numpy()  # trained without names: DataFrame names would not match
-        return model.predict(xgb.DMatrix(X))
+    def form(X: Any) -> Any:
+        # Trained on an array: DataFrame column names would not match the (absent) feature names.
+        return X.to_numpy() if isinstance(X, pd.DataFrame) and not named else X
 
-    return Predictor(raw=model, predict=predict)
+    if isinstance(model, xgb.Booster):
+        return Predictor(raw=model, predict=lambda X: model.predict(xgb.DMatrix(form(X))))
+    proba = (lambda X: model.predict_proba(form(X))) if hasattr(model, "predict_proba") else None
+    return Predictor(raw=model, predict=lambda X: model.predict(form(X)), predict_proba=proba)
 
 
 FLAVOR = Flavor(name="xgboost", detect=detect, save=save, load=load)
