@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import SCRATCH, free_port, log, wait_http  # noqa: E402
+from _common import SCRATCH, free_port, log, wait_http
 
 LOADER = textwrap.dedent("""
     import json, resource, sys, time
@@ -36,7 +36,8 @@ LOADER = textwrap.dedent("""
     seconds = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     model.predict(np.zeros((1, 20)))
-    print(json.dumps({"seconds": seconds, "fetch_s": fetched, "peak_mb_above_baseline": (peak - baseline) / 1024}))
+    grew_mb = (peak - baseline) / 1024
+    print(json.dumps({"seconds": seconds, "fetch_s": fetched, "peak_mb_above_baseline": grew_mb}))
 """)
 
 
@@ -62,7 +63,7 @@ def main() -> None:
             rng = np.random.default_rng(0)
             X, y = rng.normal(size=(20_000, 20)), rng.integers(0, 2, 20_000)
             log("training a random forest of about 50 MB ...")
-            forest = RandomForestClassifier(n_estimators=60, random_state=0, n_jobs=2).fit(X, y)
+            forest = RandomForestClassifier(n_estimators=90, random_state=0, n_jobs=2).fit(X, y)
             client = Client(url, settings=Settings(home=work / "writer"))
             exp = client.get_or_create_experiment("bench", "registry")
             run = client.create_run(exp.id)

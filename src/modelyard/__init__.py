@@ -92,3 +92,12 @@ __all__ = [
     "set_tracking_uri",
     "start_run",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``my.models`` (save, load, import_mlflow) loads on first use: it pulls in heavy libraries."""
+    if name == "models":
+        import importlib
+
+        return importlib.import_module("modelyard.models")
+    raise AttributeError(f"module 'modelyard' has no attribute {name!r}")

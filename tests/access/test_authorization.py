@@ -310,3 +310,15 @@ def test_secrets_never_reach_events_or_the_audit_trail(world: World) -> None:
     for who in world.tokens:
         assert world.tokens[who] not in dump
     assert secret_token not in dump and secret_token.split("_")[-1] not in dump
+
+
+def test_guessing_tokens_is_throttled(world: World) -> None:
+    with world.http(None) as http:
+        codes = [
+            http.get(
+                f"/api/v1/projects/{world.project}",
+                headers={"Authorization": f"Bearer myd_{'a' * 12}_{i:043d}"},
+            ).status_code
+            for i in range(7)
+        ]
+    assert codes[:5] == [401] * 5 and codes[5:] == [429, 429]

@@ -9,8 +9,7 @@ import pytest
 from rich.console import Console
 
 import modelyard as my
-from modelyard import Client
-from modelyard import fluent
+from modelyard import Client, fluent
 from modelyard.core.settings import get_settings
 from modelyard.demo.data import HOME_OWNERSHIP, TARGET, make_credit_data
 from modelyard.demo.main import MODELS, PROJECT, DemoResult, run_demo

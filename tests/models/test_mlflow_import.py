@@ -6,6 +6,7 @@ import importlib.util
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import mlflow_layout as layout
@@ -33,6 +34,7 @@ def test_sklearn_skops_imports_as_a_safe_model(tmp_path: Path, data) -> None:
     src = layout.sklearn_model(tmp_path / "mlflow", model, "skops", example=X.head(3))
     manifest = models.import_mlflow(src, tmp_path / "my")
     assert manifest.source == "mlflow-import" and manifest.flavor == "sklearn" and not manifest.unsafe
+    assert manifest.has_predict_proba
     assert manifest.library_version == layout._version("scikit-learn")
     assert (tmp_path / "my" / "model.skops").read_bytes() == (src / "model.skops").read_bytes()
     assert manifest.signature.column_names == ["income", "debt", "age"]
@@ -151,6 +153,30 @@ def test_python_model_imports_as_unsafe_with_its_artifacts(tmp_path: Path, data)
     np.testing.assert_allclose(loaded.predict(X), X.income.to_numpy() * 2 + 0.5)
 
 
+def test_python_model_with_a_code_folder(tmp_path: Path, data, monkeypatch: pytest.MonkeyPatch) -> None:
+    X, _ = data
+    code = tmp_path / "usercode"
+    code.mkdir()
+    source = "class Halver:\n    def predict(self, context, model_input):\n        return model_input['debt'] / 2\n"
+    (code / "halver_mod.py").write_text(source)
+    monkeypatch.syspath_prepend(str(code))
+    import halver_mod  # the user's own module, pickled by reference as MLflow's code_paths expects
+
+    src = layout.python_model(tmp_path / "mlflow", halver_mod.Halver(), example=X.head(2))
+    mlmodel = yaml.safe_load((src / "MLmodel").read_text())
+    mlmodel["flavors"]["python_function"]["code"] = "code"
+    (src / "MLmodel").write_text(yaml.safe_dump(mlmodel))
+    (src / "code").mkdir()
+    shutil.copy(code / "halver_mod.py", src / "code" / "halver_mod.py")
+    monkeypatch.delitem(sys.modules, "halver_mod")
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(code)])
+    manifest = models.import_mlflow(src, tmp_path / "my")
+    assert "code/halver_mod.py" in manifest.files and manifest.extra["mlflow"]["code_dir"] == "code"
+    loaded = models.load(tmp_path / "my", trust=True)
+    np.testing.assert_allclose(loaded.predict(X), X.debt.to_numpy() / 2)
+    assert str(tmp_path / "my" / "code") not in sys.path  # only on the path while unpickling
+
+
 def test_onnx_with_external_data_is_folded_into_one_file(tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
     onnx = pytest.importorskip("onnx")
@@ -257,11 +283,7 @@ X.to_csv(f"{out}/X.csv", index=False)
 """
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(
-    not MLFLOW_PYTHON.exists(),
-    reason="no MLflow bench venv on this machine (hand-written layouts cover the same cases)",
-)
+@pytest.mark.mlflow_peer  # opt-in: needs bench/'s throwaway MLflow env (run bench/tracking.py once, then -m mlflow_peer)
 def test_folders_written_by_real_mlflow(tmp_path: Path) -> None:
     subprocess.run(
         [str(MLFLOW_PYTHON), "-c", _REAL_MLFLOW, str(tmp_path)],

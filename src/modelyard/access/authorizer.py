@@ -25,6 +25,7 @@ from modelyard.core.context import ClientContext, client_context
 from modelyard.core.db import Database
 from modelyard.core.errors import NotFound, PermissionDenied, Unauthenticated
 
+_TOKEN_KEY = "(api token)"  # the limiter's name slot for token attempts (no user name is known)
 # Routes whose project is named only in the JSON body (small bodies: safe to read twice).
 _BODY_SCOPED = {("POST", "/api/v1/runs"), ("POST", "/api/v1/runs/search"), ("POST", "/api/v1/webhooks")}
 
@@ -59,7 +60,16 @@ class Authorizer:
                 "Sign in first: send 'Authorization: Bearer <token>' "
                 "(set MODELYARD_TOKEN for the SDK and CLI)."
             )
-        user = await run_in_threadpool(self.identity.authenticate_token, header[7:].strip())
+        # Guessing tokens is throttled like guessing passwords: per address, by the login limiter.
+        limiter = getattr(request.app.state, "login_limiter", None)
+        if limiter is not None:
+            limiter.check(host, _TOKEN_KEY)
+        try:
+            user = await run_in_threadpool(self.identity.authenticate_token, header[7:].strip())
+        except Unauthenticated:
+            if limiter is not None:
+                limiter.record_failure(host, _TOKEN_KEY)
+            raise
         caller = Caller(
             name=user.name,
             user_id=user.id,

@@ -17,8 +17,10 @@ from modelyard.registry.schemas import (
     AliasMove,
     Lineage,
     ModelCardSections,
+    ModelsPage,
     ModelVersion,
     RegisteredModel,
+    VersionsPage,
     check_alias,
 )
 from modelyard.registry.service import RegistryService
@@ -116,6 +118,10 @@ class EmbeddedRegistry:
     def download_file(self, project: str, name: str, ref: str, path: str) -> Iterator[bytes]:
         return self.svc.read_version_file(self.get_version(project, name, ref), path)
 
+    def search(self, project: str, what: str, body: dict[str, Any]) -> ModelsPage | VersionsPage:
+        fn = self.svc.search_models if what == "models" else self.svc.search_versions
+        return fn(project=project, **body)
+
 
 class HttpRegistry:
     """The registry over the REST API."""
@@ -131,6 +137,11 @@ class HttpRegistry:
         kw.pop("actor", None)
         body = {"name": name, **{k: v for k, v in kw.items() if v is not None}}
         return RegisteredModel(**self.b._call("POST", self._base(project), json=body))
+
+    def search(self, project: str, what: str, body: dict[str, Any]) -> ModelsPage | VersionsPage:
+        path = "/search" if what == "models" else "/versions/search"
+        data = self.b._call("POST", f"{self._base(project)}{path}", json=body)
+        return ModelsPage(**data) if what == "models" else VersionsPage(**data)
 
     def get_model(self, project: str, name: str) -> RegisteredModel:
         return RegisteredModel(**self.b._call("GET", self._base(project, name)))

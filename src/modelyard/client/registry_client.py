@@ -17,9 +17,11 @@ from modelyard.registry.schemas import (
     AliasMove,
     Lineage,
     ModelCardSections,
+    ModelsPage,
     ModelVersion,
     RegisteredModel,
     RiskTier,
+    VersionsPage,
 )
 
 if TYPE_CHECKING:
@@ -130,6 +132,42 @@ class RegistryMixin:
     ) -> None:
         """Tag a model."""
         self._registry.set_model_tag(project, name, key, str(value))
+
+    def search_registered_models(
+        self,
+        *,
+        project: str = DEFAULT_PROJECT,
+        filter: str | None = None,
+        order_by: list[str] | None = None,
+        max_results: int = 100,
+        page_token: str | None = None,
+    ) -> ModelsPage:
+        """Models matching a filter, e.g. ``"name LIKE 'credit%' and risk_tier = 'high'"``."""
+        body = {
+            "filter": filter,
+            "order_by": order_by or [],
+            "max_results": max_results,
+            "page_token": page_token,
+        }
+        return self._registry.search(project, "models", body)  # type: ignore[return-value]
+
+    def search_model_versions(
+        self,
+        *,
+        project: str = DEFAULT_PROJECT,
+        filter: str | None = None,
+        order_by: list[str] | None = None,
+        max_results: int = 100,
+        page_token: str | None = None,
+    ) -> VersionsPage:
+        """Versions matching a filter, e.g. ``"metrics.auc > 0.8 and alias = 'champion'"``."""
+        body = {
+            "filter": filter,
+            "order_by": order_by or [],
+            "max_results": max_results,
+            "page_token": page_token,
+        }
+        return self._registry.search(project, "versions", body)  # type: ignore[return-value]
 
     def register_model(
         self,
@@ -334,6 +372,17 @@ class RegistryMixin:
         for e in self.list_artifacts(run_id, rel):  # type: ignore[attr-defined]
             out.extend(self._walk_artifacts(run_id, e.path) if e.is_dir else [e.path])
         return out
+
+
+def _search_body(
+    filter: str | None, order_by: list[str] | None, max_results: int, page_token: str | None
+) -> dict[str, Any]:
+    return {
+        "filter": filter,
+        "order_by": order_by or [],
+        "max_results": max_results,
+        "page_token": page_token,
+    }
 
 
 def _ensure_parent(p: Path) -> Path:

@@ -45,14 +45,14 @@ def staged_folder(target: Path) -> Iterator[Path]:
     tmp.mkdir()
     try:
         yield tmp
-        if target.is_dir():
-            try:
+        try:
+            if target.is_dir():
                 target.rmdir()  # empty, as checked; fails if something appeared meanwhile
-            except OSError as exc:
-                raise InvalidArgument(
-                    f"Cannot save a model into {str(target)!r}: the folder is not empty."
-                ) from exc
-        tmp.rename(target)
+            tmp.rename(target)
+        except OSError as exc:
+            raise InvalidArgument(
+                f"Cannot save a model at {str(target)!r}: something else was written there meanwhile."
+            ) from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

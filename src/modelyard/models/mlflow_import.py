@@ -69,13 +69,15 @@ def import_mlflow(
     mlmodel = _read_mlmodel(src)
     flavors = mlmodel["flavors"]
     plan = _plan(src, flavors, allow_pickle)
-    pyfunc = flavors.get("python_function") or {}
-    keep_mlflow = plan.flavor == "python_function"
+    pyfunc = flavors.get("python_function") if isinstance(flavors.get("python_function"), dict) else {}
+    keep_mlflow = plan.flavor == "python_function"  # its pickle may refer to mlflow.pyfunc classes
     requirements = [
         r
         for r in read_requirements(_optional(src, "requirements.txt"))
         if keep_mlflow or requirement_name(r) not in ("mlflow", "mlflow-skinny")
     ]
+    if not requirements and plan.library_version != "unknown":
+        requirements = [f"{plan.library}=={plan.library_version}"]
     example_info = mlmodel.get("saved_input_example_info") or {}
     example_file = (
         _confined(src, example_info["artifact_path"], "input example")
@@ -218,8 +220,9 @@ def _plan(src: Path, flavors: dict[str, Any], allow_pickle: bool) -> _Plan:
         file = _confined(src, conf.get("data"), "ONNX model file")
         planned = onnx_plan(src, file, lambda rel, what: _confined(src, rel, what))
         return _Plan("onnx", "onnx", str(conf.get("onnx_version") or "unknown"), **planned)
-    pyfunc = flavors.get("python_function") or {}
-    if isinstance(pyfunc, dict) and pyfunc.get("python_model"):
+    pyfunc = flavors.get("python_function")
+    pyfunc = pyfunc if isinstance(pyfunc, dict) else {}
+    if pyfunc.get("python_model"):
         return _python_model(src, pyfunc, allow_pickle)
     others = sorted(set(flavors) - {"python_function"})
     if others:
@@ -251,7 +254,12 @@ def _sklearn_like(file: Path, fmt: str, library: str, version: str, allow_pickle
         extra: dict[str, Any] = {"model_file": "model.skops", "format": "skops"}
         if foreign:
             extra["untrusted_types"] = foreign
-        return _Plan("sklearn", library, version, {"model.skops": file}, unsafe=bool(foreign), extra=extra)
+        plan = _Plan("sklearn", library, version, {"model.skops": file}, unsafe=bool(foreign), extra=extra)
+        if (
+            not foreign
+        ):  # safe to read by Modelyard's rules: check it loads and whether it gives probabilities
+            plan.has_predict_proba = _skops_has_proba(file)
+        return plan
     if fmt not in ("pickle", "cloudpickle"):
         raise InvalidArgument(
             f"The MLflow model uses serialization format {fmt!r}; supported: skops, pickle, cloudpickle."
@@ -269,6 +277,18 @@ def _sklearn_like(file: Path, fmt: str, library: str, version: str, allow_pickle
         unsafe=True,
         extra={"model_file": "model.pkl", "format": fmt},
     )
+
+
+def _skops_has_proba(file: Path) -> bool:
+    import skops.io as sio
+
+    try:
+        est = sio.load(file, trusted=sio.get_untrusted_types(file=file))
+    except ImportError:
+        return False  # the model's library is not installed here; loading will say so
+    except Exception as exc:
+        raise InvalidArgument(f"The skops file {file.name!r} cannot be loaded: {exc}") from exc
+    return hasattr(est, "predict_proba")
 
 
 def _xgboost(src: Path, conf: dict[str, Any]) -> _Plan:

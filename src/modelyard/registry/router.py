@@ -19,6 +19,7 @@ from modelyard.registry.schemas import (
     CreateModel,
     CreateVersionFromRun,
     ModelCardSections,
+    SearchRegistry,
     SetAlias,
     SetTrusted,
     UpdateModel,
@@ -58,6 +59,32 @@ def list_models(
     return json_response(
         [m.model_dump() for m in svc.list_models(project=project, include_archived=include_archived)]
     )
+
+
+@router.post("/search", dependencies=[Depends(require("models.read"))])
+def search_models(project: str, body: SearchRegistry, svc: RegistryService = Depends(registry)) -> Response:
+    """Models matching a filter (attributes and tags), ordered, one page at a time."""
+    page = svc.search_models(
+        project=project,
+        filter=body.filter,
+        order_by=body.order_by,
+        max_results=body.max_results,
+        page_token=body.page_token,
+    )
+    return json_response(page.model_dump())
+
+
+@router.post("/versions/search", dependencies=[Depends(require("models.read"))])
+def search_versions(project: str, body: SearchRegistry, svc: RegistryService = Depends(registry)) -> Response:
+    """Versions matching a filter (attributes, tags, alias, and the source run's metrics and params)."""
+    page = svc.search_versions(
+        project=project,
+        filter=body.filter,
+        order_by=body.order_by,
+        max_results=body.max_results,
+        page_token=body.page_token,
+    )
+    return json_response(page.model_dump())
 
 
 @router.get("/{name}", dependencies=[Depends(require("models.read"))])

@@ -88,6 +88,29 @@ class ModelVersion(BaseModel):
     aliases: list[str] = Field(default_factory=list)
 
 
+class ModelsPage(BaseModel):
+    """One page of a model search."""
+
+    models: list[RegisteredModel]
+    next_page_token: str | None = None
+
+
+class VersionsPage(BaseModel):
+    """One page of a model-version search."""
+
+    versions: list[ModelVersion]
+    next_page_token: str | None = None
+
+
+class SearchRegistry(BaseModel):
+    """Body of the model and version search routes (same filter language as runs)."""
+
+    filter: str | None = Field(default=None, max_length=10_000)
+    order_by: list[str] = Field(default_factory=list)
+    max_results: int = Field(default=100, ge=1, le=10_000)
+    page_token: str | None = None
+
+
 class AliasMove(BaseModel):
     """One entry of an alias's history."""
 

@@ -21,12 +21,15 @@ from modelyard.registry import sources
 from modelyard.registry.schemas import (
     AliasMove,
     ModelCardSections,
+    ModelsPage,
     ModelVersion,
     RegisteredModel,
     RiskTier,
+    VersionsPage,
     check_alias,
     check_model_name,
 )
+from modelyard.registry.search import search_model_ids, search_version_ids
 from modelyard.registry.tables import (
     alias_history,
     model_aliases,
@@ -397,6 +400,66 @@ class RegistryService:
         if path not in self.version_files(version):
             raise NotFound(f"Version {version.version} of {version.model_name!r} has no file {path!r}.")
         return self.store.artifacts.iter_read(version.storage_uri, path)
+
+    # ------------------------------------------------------------- searching
+    def search_models(
+        self,
+        *,
+        project: str,
+        filter: str | None = None,
+        order_by: list[str] | None = None,
+        max_results: int = 100,
+        page_token: str | None = None,
+    ) -> ModelsPage:
+        """Models matching a filter such as ``name LIKE 'credit%' and tags.domain = 'retail'``."""
+        proj = self.projects.get_project(project)
+        with self.db.read() as conn:
+            ids, token = search_model_ids(
+                conn,
+                project_id=proj.id,
+                filter_text=filter,
+                order_by=order_by,
+                max_results=max_results,
+                page_token=page_token,
+            )
+            rows = {
+                r["id"]: r
+                for r in conn.execute(
+                    select(registered_models).where(registered_models.c.id.in_(ids))
+                ).mappings()
+            }
+            found = [self._model(conn, rows[i]) for i in ids if i in rows]
+        return ModelsPage(models=found, next_page_token=token)
+
+    def search_versions(
+        self,
+        *,
+        project: str,
+        filter: str | None = None,
+        order_by: list[str] | None = None,
+        max_results: int = 100,
+        page_token: str | None = None,
+    ) -> VersionsPage:
+        """Versions matching a filter such as ``metrics.auc > 0.8 and alias = 'champion'``."""
+        proj = self.projects.get_project(project)
+        with self.db.read() as conn:
+            ids, token = search_version_ids(
+                conn,
+                project_id=proj.id,
+                filter_text=filter,
+                order_by=order_by,
+                max_results=max_results,
+                page_token=page_token,
+            )
+            rows = conn.execute(select(model_versions).where(model_versions.c.id.in_(ids))).mappings().all()
+            models = {
+                m["id"]: m
+                for m in conn.execute(
+                    select(registered_models).where(registered_models.c.id.in_({r["model_id"] for r in rows}))
+                ).mappings()
+            }
+            by_id = {v.id: v for r in rows for v in self._versions(conn, [r], models[r["model_id"]])}
+        return VersionsPage(versions=[by_id[i] for i in ids if i in by_id], next_page_token=token)
 
     # ---------------------------------------------------------- model cards
     def get_card_sections(self, version: ModelVersion) -> ModelCardSections:
