@@ -231,3 +231,9 @@ def test_search_models_and_versions(client: Client, project: str, data) -> None:
     assert ordered.versions[0].version == 2 and ordered.next_page_token
     with pytest.raises(InvalidArgument, match="position"):
         client.search_model_versions(project=project, filter="metrics.auc >> 1")
+
+
+def test_load_straight_from_a_run(client: Client, project: str, data) -> None:
+    X, _ = data
+    _, model, info = _trained_run(client, project, data)
+    np.testing.assert_allclose(client.load_model(info.uri).predict_proba(X), model.predict_proba(X))
