@@ -227,3 +227,54 @@ def card(
     else:
         out.write_text(text, encoding="utf-8")
         console.print(f"Wrote {out}.")
+
+
+@app.command("search")
+@friendly_errors
+def search(
+    filter: str | None = typer.Option(
+        None,
+        "--filter",
+        "-f",
+        help='e.g. "metrics.auc > 0.8 and '
+        "alias = 'champion'\" (versions) or \"risk_tier = 'high'\" (models).",
+    ),
+    versions: bool = typer.Option(False, "--versions", help="Search versions instead of models."),
+    order_by: list[str] = typer.Option([], "--order-by", help="e.g. 'metrics.auc DESC'."),
+    max_results: int = typer.Option(50, help="Page size."),
+    project: str = PROJECT,
+    uri: str | None = URI_OPTION,
+) -> None:
+    """Search models (attributes, tags) or versions (also alias and the source run's metrics and params)."""
+    client = make_client(uri)
+    table = Table(box=box.SIMPLE_HEAD)
+    if versions:
+        page = client.search_model_versions(
+            project=project, filter=filter, order_by=order_by, max_results=max_results
+        )
+        for col in ("model", "version", "aliases", "flavor", "provenance", "run"):
+            table.add_column(col)
+        for v in page.versions:
+            table.add_row(
+                v.model_name,
+                f"v{v.version}",
+                ", ".join(v.aliases) or "-",
+                v.flavor,
+                v.provenance,
+                (v.run_id or "-")[:8],
+            )
+    else:
+        mpage = client.search_registered_models(
+            project=project, filter=filter, order_by=order_by, max_results=max_results
+        )
+        for col in ("name", "risk tier", "latest", "aliases", "owner"):
+            table.add_column(col)
+        for m in mpage.models:
+            table.add_row(
+                m.name,
+                m.risk_tier.value,
+                f"v{m.latest_version}" if m.latest_version else "-",
+                ", ".join(f"{a}→v{n}" for a, n in sorted(m.aliases.items())) or "-",
+                m.owner or "-",
+            )
+    console.print(table)
