@@ -54,9 +54,20 @@ def main() -> None:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         server = subprocess.Popen(
-            [sys.executable, "-m", "modelyard.cli.main", "server", "--port", str(port),
-             "--store", f"sqlite:///{work / 'm.db'}", "--artifacts", str(work / "artifacts")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "modelyard.cli.main",
+                "server",
+                "--port",
+                str(port),
+                "--store",
+                f"sqlite:///{work / 'm.db'}",
+                "--artifacts",
+                str(work / "artifacts"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             wait_http(f"{url}/health", 60, server)
@@ -72,17 +83,25 @@ def main() -> None:
             v = client.register_model(info.uri, "bench-forest", project="bench")
             client.set_model_alias("bench-forest", "champion", v.version, project="bench")
             log(f"registered v{v.version}: {v.size_bytes / 1e6:.1f} MB")
-            out = subprocess.run([sys.executable, "-c", LOADER, url, str(work / "reader")],
-                                 capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, "-c", LOADER, url, str(work / "reader")],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             result = json.loads(out.stdout)
         finally:
             server.terminate()
             server.wait(timeout=30)
     print(f"model size on disk: {v.size_bytes / 1e6:.1f} MB")
-    print(f"fetch + verify + load over HTTP: {result['seconds']:.2f} s (of which the streamed download "
-          f"{result['fetch_s']:.2f} s)")
-    print(f"peak memory above the process baseline: {result['peak_mb_above_baseline']:.0f} MB "
-          f"({result['peak_mb_above_baseline'] / (v.size_bytes / 1e6):.2f}x the model's size)")
+    print(
+        f"fetch + verify + load over HTTP: {result['seconds']:.2f} s (of which the streamed download "
+        f"{result['fetch_s']:.2f} s)"
+    )
+    print(
+        f"peak memory above the process baseline: {result['peak_mb_above_baseline']:.0f} MB "
+        f"({result['peak_mb_above_baseline'] / (v.size_bytes / 1e6):.2f}x the model's size)"
+    )
 
 
 if __name__ == "__main__":

@@ -220,14 +220,20 @@ def test_search_models_and_versions(client: Client, project: str, data) -> None:
     client.register_model(info.uri, "credit-pd", project=project)
     client.register_model(info.uri, "credit-pd", project=project)
     client.set_model_alias("credit-pd", "challenger", 2, project=project)
-    models = client.search_registered_models(project=project, filter="name LIKE 'credit%' and tags.domain = 'retail'")
+    models = client.search_registered_models(
+        project=project, filter="name LIKE 'credit%' and tags.domain = 'retail'"
+    )
     assert [m.name for m in models.models] == ["credit-pd"]
-    assert [m.name for m in client.search_registered_models(project=project, filter="risk_tier = 'low'").models] == [
-        "fraud-score"]
-    versions = client.search_model_versions(project=project, filter="metrics.auc > 0.9 and alias = 'challenger'")
+    assert [
+        m.name for m in client.search_registered_models(project=project, filter="risk_tier = 'low'").models
+    ] == ["fraud-score"]
+    versions = client.search_model_versions(
+        project=project, filter="metrics.auc > 0.9 and alias = 'challenger'"
+    )
     assert [(v.model_name, v.version) for v in versions.versions] == [("credit-pd", 2)]
-    ordered = client.search_model_versions(project=project, filter="name = 'credit-pd'", order_by=["version DESC"],
-                                           max_results=1)
+    ordered = client.search_model_versions(
+        project=project, filter="name = 'credit-pd'", order_by=["version DESC"], max_results=1
+    )
     assert ordered.versions[0].version == 2 and ordered.next_page_token
     with pytest.raises(InvalidArgument, match="position"):
         client.search_model_versions(project=project, filter="metrics.auc >> 1")

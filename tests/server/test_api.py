@@ -77,8 +77,16 @@ def test_malformed_filter_is_a_400_pointing_at_the_problem(http: httpx.Client) -
 
 @pytest.mark.parametrize(
     "body",
-    [b"{not json", b"[1, 2, 3]", b'{"metrics": "x"}', b'{"metrics": [1]}', b'{"metrics": [{"key": 5, "value": 1}]}',
-     b'{"metrics": [{"key": "a", "value": "NaN-ish"}]}', b'{"params": {"a": {"nested": 1}}}', b"\xff\xfe"],
+    [
+        b"{not json",
+        b"[1, 2, 3]",
+        b'{"metrics": "x"}',
+        b'{"metrics": [1]}',
+        b'{"metrics": [{"key": 5, "value": 1}]}',
+        b'{"metrics": [{"key": "a", "value": "NaN-ish"}]}',
+        b'{"params": {"a": {"nested": 1}}}',
+        b"\xff\xfe",
+    ],
 )
 def test_malformed_batches_get_400_and_the_server_stays_up(http: httpx.Client, body: bytes) -> None:
     run_id = _run(http)
@@ -96,15 +104,26 @@ def test_invalid_request_model_is_400_with_field_name(http: httpx.Client) -> Non
 
 def test_oversized_json_body_is_refused(http: httpx.Client) -> None:
     run_id = _run(http)
-    r = http.post(f"/api/v1/runs/{run_id}/batch", content=b" " * (33 * 1024 * 1024),
-                  headers={"Content-Type": "application/json"})
+    r = http.post(
+        f"/api/v1/runs/{run_id}/batch",
+        content=b" " * (33 * 1024 * 1024),
+        headers={"Content-Type": "application/json"},
+    )
     assert r.status_code == 413
 
 
 @pytest.mark.parametrize(
     "raw_path",
-    ["..%2f..%2fetc%2fpasswd", "%2e%2e/%2e%2e/etc/passwd", "a/..%5c..%5cb", "%2fetc%2fpasswd",
-     "a%23b", "a%3fb", "a%00b", "a/%2e/b"],
+    [
+        "..%2f..%2fetc%2fpasswd",
+        "%2e%2e/%2e%2e/etc/passwd",
+        "a/..%5c..%5cb",
+        "%2fetc%2fpasswd",
+        "a%23b",
+        "a%3fb",
+        "a%00b",
+        "a/%2e/b",
+    ],
 )
 def test_artifact_traversal_over_raw_http_is_refused(live_server, raw_path: str) -> None:
     with httpx.Client(base_url=live_server.url) as http:
@@ -112,7 +131,9 @@ def test_artifact_traversal_over_raw_http_is_refused(live_server, raw_path: str)
     # Send the path bytes exactly as written (no client-side normalisation).
     target = f"/api/v1/runs/{run_id}/artifacts/{raw_path}"
     with socket.create_connection(("127.0.0.1", live_server.port), timeout=10) as s:
-        s.sendall(f"PUT {target} HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc".encode())
+        s.sendall(
+            f"PUT {target} HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc".encode()
+        )
         reply = b""
         while chunk := s.recv(65536):
             reply += chunk

@@ -42,8 +42,11 @@ def test_the_issue_example_works_end_to_end(tracking_uri: str, tmp_path: Path, p
         my.set_tag("team", "risk")
         my.log_input(train_df, name="applications", context="training")
         my.log_artifact(tmp_path / "report.html")
-    runs = my.search_runs(filter="metrics.auc > 0.9 and params.depth = '3' and tags.team = 'risk'",
-                          order_by=["metrics.auc DESC"], max_results=100)
+    runs = my.search_runs(
+        filter="metrics.auc > 0.9 and params.depth = '3' and tags.team = 'risk'",
+        order_by=["metrics.auc DESC"],
+        max_results=100,
+    )
     assert [r.id for r in runs] == [run.id]
     got = runs[0]
     assert got.status == RunStatus.FINISHED and got.end_time is not None
@@ -114,7 +117,9 @@ def test_dirty_git_checkout_stores_the_diff(tmp_path: Path, project: str) -> Non
     run_id = out.stdout.strip()
     client = my.Client(f"sqlite:///{tmp_path / 'g.db'}")
     run = client.get_run(run_id)
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True
+    ).stdout.strip()
     assert run.git_commit == head and run.git_dirty is True
     assert run.entry_point.endswith("train.py")
     diff = client.download_artifact(run_id, "code/git.diff", tmp_path / "d.diff").read_text()

@@ -48,8 +48,13 @@ def test_eight_processes_logging_to_one_sqlite_store_lose_nothing(tmp_path: Path
                     my.set_tag("progress", str(step))
     """)
     procs = [
-        subprocess.Popen([sys.executable, "-c", script, str(i)], env=_env(tmp_path),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(i)],
+            env=_env(tmp_path),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for i in range(8)
     ]
     for p in procs:
@@ -72,9 +77,21 @@ def _free_port() -> int:
 
 def _start_server(tmp_path: Path, db: Path, port: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "modelyard.cli.main", "server", "--port", str(port),
-         "--store", f"sqlite:///{db}", "--artifacts", str(tmp_path / "art")],
-        env=_env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "modelyard.cli.main",
+            "server",
+            "--port",
+            str(port),
+            "--store",
+            f"sqlite:///{db}",
+            "--artifacts",
+            str(tmp_path / "art"),
+        ],
+        env=_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -162,8 +179,10 @@ def test_metrics_survive_a_brief_server_outage(tmp_path: Path) -> None:
 
 def test_unreachable_server_raises_a_clear_error_at_flush(tmp_path: Path) -> None:
     port = _free_port()  # nothing listens here
-    client = Client(f"http://127.0.0.1:{port}",
-                    settings=Settings(home=tmp_path / "home", flush_interval_s=0.05, retry_timeout_s=0.5))
+    client = Client(
+        f"http://127.0.0.1:{port}",
+        settings=Settings(home=tmp_path / "home", flush_interval_s=0.05, retry_timeout_s=0.5),
+    )
     client.log_metric("some-run", "loss", 1.0)
     with pytest.raises(Exception, match="could not be delivered") as info:
         client.flush(timeout_s=10)
@@ -183,8 +202,9 @@ def test_killed_process_is_marked_killed(tmp_path: Path) -> None:
         print(run.id, flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
     """)
-    proc = subprocess.run([sys.executable, "-c", script], env=_env(tmp_path), capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], env=_env(tmp_path), capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == -signal.SIGKILL
     run_id = proc.stdout.strip()
     client = Client(uri)  # opening the store notices the dead process on this host
@@ -197,8 +217,9 @@ def test_stale_heartbeat_marks_remote_runs_killed(store: Store) -> None:
     from modelyard.tracking.service import TrackingService
 
     svc = TrackingService(store)
-    exp = svc.projects.get_or_create_experiment(project=svc.projects.get_or_create_project(name="hb").name,
-                                                name="e")
+    exp = svc.projects.get_or_create_experiment(
+        project=svc.projects.get_or_create_project(name="hb").name, name="e"
+    )
     from modelyard.tracking.schemas import CreateRun
 
     run = svc.create_run(CreateRun(experiment_id=exp.id, host="elsewhere", pid=1))

@@ -48,7 +48,7 @@ class Authorizer:
         """
         host = request.client.host if request.client else ""
         agent = request.headers.get("user-agent", "")[:200]
-        client_context.set(ClientContext(address=host, agent=agent))
+        client_context.set(ClientContext(address=host, agent=agent, user="anonymous"))
         if permission in PUBLIC:
             return Caller(name="anonymous", client_host=host, client_agent=agent)
         if not self.auth_enabled:

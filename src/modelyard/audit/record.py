@@ -28,6 +28,7 @@ def record_change(
     that happened and never records one that did not.
     """
     ctx = client_context.get()
+    actor = actor or ctx.user
     append_audit(
         conn,
         actor=actor,

@@ -95,6 +95,15 @@ class TrackingService:
                         tags.insert(),
                         [{"run_id": run_id, "key": k, "value": v} for k, v in checked_tags.items()],
                     )
+                record_change(
+                    conn,
+                    type="run.created",
+                    project_id=exp.project_id,
+                    subject_type="run",
+                    subject_id=run_id,
+                    actor=req.user,
+                    payload={"name": row["name"], "experiment_id": exp.id},
+                )
         except IntegrityError as exc:
             raise NotFound(f"No environment snapshot {req.env_digest!r}; upload it first.") from exc
         return self.get_run(run_id)
