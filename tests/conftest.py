@@ -45,9 +45,6 @@ def pg_uri() -> Iterator[str]:
         admin.close()
 
 
-LiveServer = BackgroundServer  # the real app on a free loopback port, in a thread
-
-
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Settings pointing at a throwaway home folder, with quick flushes."""
@@ -71,20 +68,20 @@ def store(store_uri: str, tmp_path: Path) -> Iterator[Store]:
 
 
 @pytest.fixture
-def live_server(store: Store, settings: Settings) -> Iterator[LiveServer]:
+def live_server(store: Store, settings: Settings) -> Iterator[BackgroundServer]:
     """A running server over ``store``."""
-    server = LiveServer(store, settings).start()
+    server = BackgroundServer(store, settings).start()
     yield server
     server.stop()
 
 
 @pytest.fixture
-def start_server(settings: Settings) -> Iterator[Callable[[Store], LiveServer]]:
+def start_server(settings: Settings) -> Iterator[Callable[[Store], BackgroundServer]]:
     """Start live servers over stores of the test's choosing; all stop at teardown."""
-    started: list[LiveServer] = []
+    started: list[BackgroundServer] = []
 
-    def start(store: Store) -> LiveServer:
-        server = LiveServer(store, settings).start()
+    def start(store: Store) -> BackgroundServer:
+        server = BackgroundServer(store, settings).start()
         started.append(server)
         return server
 

@@ -20,7 +20,6 @@ import csv
 import hashlib
 import json
 import math
-import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -32,6 +31,7 @@ from modelyard.audit.tables import audit_head, audit_log
 from modelyard.core.db import Database
 from modelyard.core.errors import InvalidArgument
 from modelyard.core.ids import now_ms
+from modelyard.core.secrets import is_sensitive_key
 
 GENESIS_HASH = "0" * 64
 PAGE_SIZE = 10_000
@@ -57,8 +57,6 @@ HASHED_FIELDS = COLUMNS[:-1]
 _PG_LOCK_KEY = 0x6175646974
 # Key markers, matched on the key lowercased with every non-alphanumeric removed, so
 # "api_key", "X-Api-Key", "clientSecret" and "sessiontoken" all match.
-_SENSITIVE = re.compile(r"secret|token(?!i[sz])|passw(?:or)?d|pwd|authorization|apikey|credential")
-_NOT_ALNUM = re.compile(r"[^0-9a-z]")
 
 # Built once: statements executed with plain parameter dicts skip SQLAlchemy's per-call
 # statement construction, which otherwise costs more than the SQL itself on SQLite.
@@ -112,16 +110,6 @@ class VerifyResult:
     first_bad_seq: int | None = None
     problem: str | None = None
     last_hash: str | None = None
-
-
-def is_sensitive_key(key: object) -> bool:
-    """True when a summary key names a secret (secret, token, password, authorization, api key).
-
-    Case and separators are ignored (``API-Key``, ``clientSecret``, ``access_token``), and
-    a marker counts anywhere in the key (``sessiontoken``). ``tokenizer``/``tokenise`` are
-    the one exception, so model settings keep their tokenizer name.
-    """
-    return bool(_SENSITIVE.search(_NOT_ALNUM.sub("", str(key).lower())))
 
 
 def scrub(value: Any) -> Any:

@@ -7,7 +7,6 @@ a rolled-back change leaves neither.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -16,42 +15,11 @@ from sqlalchemy import ColumnElement, Connection, or_, select
 from modelyard.core.db import Database
 from modelyard.core.errors import InvalidArgument
 from modelyard.core.ids import now_ms
+from modelyard.core.secrets import is_sensitive_key
 from modelyard.events.schemas import Event
 from modelyard.events.tables import events, webhook_deliveries, webhooks
 
 MAX_LIST_LIMIT = 1000
-_REDACTED_WORDS = frozenset(
-    {
-        "secret",
-        "secrets",
-        "token",
-        "tokens",
-        "password",
-        "passwords",
-        "passwd",
-        "pwd",
-        "credential",
-        "credentials",
-        "authorization",
-    }
-)
-_REDACTED_JOINED = ("apikey", "privatekey", "accesskey")
-_WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
-
-
-def is_sensitive_key(key: str) -> bool:
-    """True when a payload key names a secret (``secret``, ``api_token``, ``dbPassword``, ``apiKey``, ...).
-
-    Keys are split into words (on ``_``, ``-``, ``.``, spaces and camelCase); the key is
-    sensitive when one word is secret/token/password/passwd/pwd/credential/authorization (or a
-    plural), or the words join to apikey/privatekey/accesskey. Whole words only, so
-    ``tokenizer`` is kept.
-    """
-    words = [w.lower() for w in _WORD.findall(str(key))]
-    if any(w in _REDACTED_WORDS for w in words):
-        return True
-    joined = "".join(words)
-    return any(j in joined for j in _REDACTED_JOINED)
 
 
 def scrub_payload(value: Any) -> Any:

@@ -12,7 +12,7 @@ from modelyard.core.ids import new_id, now_ms
 from modelyard.core.sql import insert_for
 from modelyard.core.store import Store
 from modelyard.governance.gate import current_policies
-from modelyard.governance.policy import TierPolicy, evidence_report, parse_policies
+from modelyard.governance.policy import TierPolicy, dump_policy, evidence_report, parse_policies
 from modelyard.governance.schemas import PromotionRequest, Review
 from modelyard.governance.tables import (
     check_results,
@@ -42,11 +42,9 @@ class GovernanceService:
     def set_policies(self, document: str, *, actor: str) -> dict[str, TierPolicy]:
         """Replace the policy of every tier the YAML document names."""
         parsed = parse_policies(document)
-        import yaml
-
         with self.db.write() as conn:
             for tier, policy in parsed.items():
-                text = yaml.safe_dump({tier: policy.model_dump()}, sort_keys=False)
+                text = dump_policy(tier, policy)
                 stmt = insert_for(conn, governance_policies)
                 conn.execute(
                     stmt.values(
@@ -266,12 +264,12 @@ class GovernanceService:
         if req["status"] != "pending":
             return
         policy = TierPolicy.model_validate(req["policy"])
+        approvals = self._approvals(request_id)
+        if approvals < policy.approvals.count or (policy.approvals.count == 0 and not policy.auto_approve):
+            return  # checked first: it is one count, while evidence reads the run and its artifacts
         version = self._version_row(req)
         evidence = self._evidence(version, policy)  # judged again now: the run or card may have changed
-        approvals = self._approvals(request_id)
         if not all(e["passed"] for e in evidence):
-            return
-        if approvals < policy.approvals.count or (policy.approvals.count == 0 and not policy.auto_approve):
             return
         self.registry.set_alias(
             project=version.project_id,

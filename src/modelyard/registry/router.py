@@ -64,26 +64,14 @@ def list_models(
 @router.post("/search", dependencies=[Depends(require("models.read"))])
 def search_models(project: str, body: SearchRegistry, svc: RegistryService = Depends(registry)) -> Response:
     """Models matching a filter (attributes and tags), ordered, one page at a time."""
-    page = svc.search_models(
-        project=project,
-        filter=body.filter,
-        order_by=body.order_by,
-        max_results=body.max_results,
-        page_token=body.page_token,
-    )
+    page = svc.search_models(project=project, **body.model_dump())
     return json_response(page.model_dump())
 
 
 @router.post("/versions/search", dependencies=[Depends(require("models.read"))])
 def search_versions(project: str, body: SearchRegistry, svc: RegistryService = Depends(registry)) -> Response:
     """Versions matching a filter (attributes, tags, alias, and the source run's metrics and params)."""
-    page = svc.search_versions(
-        project=project,
-        filter=body.filter,
-        order_by=body.order_by,
-        max_results=body.max_results,
-        page_token=body.page_token,
-    )
+    page = svc.search_versions(project=project, **body.model_dump())
     return json_response(page.model_dump())
 
 
