@@ -21,9 +21,21 @@ class Role(StrEnum):
     OWNER = "owner"
 
 
-READ = frozenset({"project.read", "runs.read", "models.read", "events.read", "governance.read"})
-_CONTRIBUTE = frozenset({"project.write", "runs.write", "models.write", "governance.request"})
-_MAINTAIN = frozenset({"models.manage", "models.alias", "webhooks.manage", "deployments.manage"})
+READ = frozenset(
+    {"project.read", "runs.read", "models.read", "events.read", "governance.read", "deployments.read"}
+)
+# Contributors deploy without waiting for anyone; production deployments meet the governance gate.
+_CONTRIBUTE = frozenset(
+    {
+        "project.write",
+        "runs.write",
+        "models.write",
+        "governance.request",
+        "deployments.write",
+        "deployments.predict",
+    }
+)
+_MAINTAIN = frozenset({"models.manage", "models.alias", "webhooks.manage"})
 _REVIEW = frozenset({"governance.review"})
 _OWN = frozenset({"project.members", "project.manage"})
 

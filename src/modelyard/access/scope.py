@@ -34,6 +34,7 @@ class Scope:
             "experiment": f"No experiment with id {self.ref!r}.",
             "dataset": f"No dataset with id {self.ref!r}.",
             "promotion request": f"No promotion request {self.ref!r}.",
+            "deployment": f"No deployment named {self.ref!r}.",
         }.get(self.kind, f"No {self.kind} {self.ref!r}.")
 
 
@@ -70,6 +71,17 @@ def resolve_scope(
                 select(projects.c.id).where((projects.c.name == ref) | (projects.c.id == ref))
             ).scalar()
         return Scope("project", ref, pid)
+    if "deployment" in path_params:  # deployments are named in URLs, like projects
+        from modelyard.serving.tables import deployments
+
+        ref = str(path_params["deployment"])
+        with db.read() as conn:
+            pid = conn.execute(
+                select(deployments.c.project_id).where(
+                    deployments.c.name == ref, deployments.c.status == "active"
+                )
+            ).scalar()
+        return Scope("deployment", ref, pid)
     for param, kind_table in {**_BY_ID, **_extra_lookups()}.items():
         if param in path_params:
             return project_of(db, kind_table, str(path_params[param]))

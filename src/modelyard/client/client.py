@@ -13,6 +13,8 @@ from typing import Any, ClassVar, overload
 
 from modelyard.client.backend import Backend, local_files
 from modelyard.client.buffer import MetricBuffer
+from modelyard.client.deployment_backends import EmbeddedDeployments, HttpDeployments
+from modelyard.client.deployments_client import DeploymentsMixin
 from modelyard.client.embedded import EmbeddedBackend
 from modelyard.client.governance_backends import EmbeddedGovernance, HttpGovernance
 from modelyard.client.http import HttpBackend
@@ -93,7 +95,7 @@ class RunList(list[Run]):
     next_page_token: str | None = None
 
 
-class Client(RegistryMixin):
+class Client(RegistryMixin, DeploymentsMixin):
     """Tracking operations with explicit ids.
 
     Args:
@@ -131,10 +133,12 @@ class Client(RegistryMixin):
             self._backend = EmbeddedBackend(store, store_uri)
             self._registry = EmbeddedRegistry(store)
             self._governance = EmbeddedGovernance(store)
+            self._deployments = EmbeddedDeployments(store)
             self._reap_local_runs()
         if isinstance(self._backend, HttpBackend):
             self._registry = HttpRegistry(self._backend)
             self._governance = HttpGovernance(self._backend)
+            self._deployments = HttpDeployments(self._backend)
         self._buffer = MetricBuffer(
             self._send_batch,
             flush_interval_s=self.settings.flush_interval_s,

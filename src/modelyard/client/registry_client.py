@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -23,30 +22,13 @@ from modelyard.registry.schemas import (
     RiskTier,
     VersionsPage,
 )
+from modelyard.registry.uris import parse_model_uri
 
 if TYPE_CHECKING:
     from modelyard.core.settings import Settings
     from modelyard.models import LoadedModel
 
 DEFAULT_PROJECT = "default"
-_MODELS_URI = re.compile(
-    r"^models:/(?:(?P<project>[^/@]+)/)?(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+|latest))?$"
-)
-
-
-def parse_model_uri(uri: str, default_project: str) -> tuple[str, str, str]:
-    """Split ``models:/[project/]name@alias`` or ``models:/[project/]name/<version|latest>``.
-
-    Returns (project, name, ref) where ref is a number, ``latest`` or ``@alias``.
-    """
-    m = _MODELS_URI.match(uri)
-    if not m:
-        raise InvalidArgument(
-            f"Model URI {uri!r} is not valid: use models:/<name>@<alias>, models:/<name>/<version> or "
-            "models:/<project>/<name>@<alias>."
-        )
-    ref = f"@{m['alias']}" if m["alias"] else (m["version"] or "latest")
-    return m["project"] or default_project, m["name"], ref
 
 
 class ModelInfo:

@@ -75,6 +75,20 @@ class Settings(BaseSettings):
         "addresses. Off by default so a user cannot make the server call its own network (SSRF).",
     )
 
+    # Serving: where predictions and actuals are kept, and how the serving process behaves.
+    predictions_uri: str = Field(
+        default="", description="Prediction log root (Parquet segments); default in `home`."
+    )
+    serve_poll_s: float = Field(default=2.0, description="How often serving re-reads deployments and aliases.")
+    capture_queue_size: int = Field(default=100_000, description="Predictions waiting to be written.")
+    capture_flush_rows: int = Field(default=50_000, description="Rows per Parquet segment (at most).")
+    capture_flush_s: float = Field(default=5.0, description="Longest a captured prediction waits on disk.")
+
+    @property
+    def resolved_predictions_uri(self) -> str:
+        """The prediction log root, defaulting to a folder in the home folder."""
+        return self.predictions_uri or str(self.home / "predictions")
+
     @property
     def resolved_store_uri(self) -> str:
         """The metadata database URI, defaulting to SQLite in the home folder."""

@@ -8,6 +8,7 @@ from modelyard.governance import tables as _governance  # noqa: F401
 from modelyard.identity import tables as _identity  # noqa: F401
 from modelyard.projects import tables as _projects  # noqa: F401
 from modelyard.registry import tables as _registry  # noqa: F401
+from modelyard.serving import tables as _serving  # noqa: F401
 from modelyard.tracking import tables as _tracking  # noqa: F401
 
 __all__ = ["metadata"]

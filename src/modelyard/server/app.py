@@ -35,6 +35,8 @@ from modelyard.projects.router import router as projects_router
 from modelyard.projects.service import ProjectService
 from modelyard.registry.router import router as registry_router
 from modelyard.registry.service import RegistryService
+from modelyard.serving.router import router as serving_router
+from modelyard.serving.service import DeploymentService
 from modelyard.tracking.router import router as tracking_router
 from modelyard.tracking.service import TrackingService
 
@@ -76,6 +78,7 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
     app.state.projects = ProjectService(store.db)
     app.state.registry = RegistryService(store)
     app.state.governance = GovernanceService(store, app.state.registry)
+    app.state.deployments = DeploymentService(store, app.state.registry)
     app.state.access = AccessService(store.db)
     app.state.identity = IdentityService(store.db)
     app.state.login_limiter = LoginLimiter()
@@ -141,6 +144,7 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
     app.include_router(identity_router)
     app.include_router(audit_router)
     app.include_router(events_router)
+    app.include_router(serving_router)
     return app
 
 

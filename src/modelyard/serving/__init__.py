@@ -1,0 +1,1 @@
+"""Deployments: online serving with prediction capture, champion/challenger, rollout, batch scoring."""
