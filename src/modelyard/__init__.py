@@ -95,9 +95,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    """``my.models`` (save, load, import_mlflow) loads on first use: it pulls in heavy libraries."""
-    if name == "models":
+    """``my.models`` (save, load, import_mlflow) and ``my.monitoring`` (compare, profiles) load on
+    first use: they pull in heavy libraries."""
+    if name in ("models", "monitoring"):
         import importlib
 
-        return importlib.import_module("modelyard.models")
+        return importlib.import_module(f"modelyard.{name}")
     raise AttributeError(f"module 'modelyard' has no attribute {name!r}")

@@ -18,6 +18,8 @@ from modelyard.client.deployments_client import DeploymentsMixin
 from modelyard.client.embedded import EmbeddedBackend
 from modelyard.client.governance_backends import EmbeddedGovernance, HttpGovernance
 from modelyard.client.http import HttpBackend
+from modelyard.client.monitoring_backends import EmbeddedMonitoring, HttpMonitoring
+from modelyard.client.monitoring_client import MonitoringMixin
 from modelyard.client.registry_backends import EmbeddedRegistry, HttpRegistry
 from modelyard.client.registry_client import RegistryMixin
 from modelyard.core.artifacts import ArtifactEntry, safe_relpath
@@ -95,7 +97,7 @@ class RunList(list[Run]):
     next_page_token: str | None = None
 
 
-class Client(RegistryMixin, DeploymentsMixin):
+class Client(RegistryMixin, DeploymentsMixin, MonitoringMixin):
     """Tracking operations with explicit ids.
 
     Args:
@@ -134,11 +136,13 @@ class Client(RegistryMixin, DeploymentsMixin):
             self._registry = EmbeddedRegistry(store)
             self._governance = EmbeddedGovernance(store)
             self._deployments = EmbeddedDeployments(store)
+            self._monitoring = EmbeddedMonitoring(store, self.settings)
             self._reap_local_runs()
         if isinstance(self._backend, HttpBackend):
             self._registry = HttpRegistry(self._backend)
             self._governance = HttpGovernance(self._backend)
             self._deployments = HttpDeployments(self._backend)
+            self._monitoring = HttpMonitoring(self._backend)
         self._buffer = MetricBuffer(
             self._send_batch,
             flush_interval_s=self.settings.flush_interval_s,

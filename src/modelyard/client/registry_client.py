@@ -159,6 +159,9 @@ class RegistryMixin:
         project: str = DEFAULT_PROJECT,
         description: str = "",
         tags: dict[str, str] | None = None,
+        reference: Any = None,
+        reference_target: str | None = None,
+        reference_prediction: str | None = None,
     ) -> ModelVersion:
         """Add a version to ``name`` (created on first use) from a run, a folder or file, or MLflow.
 
@@ -166,7 +169,25 @@ class RegistryMixin:
             source: ``runs:/<run-id>/<path>``; a Modelyard model folder; an MLflow model folder
                 (one with an ``MLmodel`` file); or a single model file (.onnx, .skops, XGBoost
                 .ubj/.json, LightGBM .txt, TorchScript .pt).
+            reference: data the version is judged against in production (usually its training
+                set): profiled and stored with the version for monitoring and humility rules
+                (see ``set_reference``, which ``reference_target``/``reference_prediction`` feed).
         """
+        version = self._register(source, name, project, description, tags)
+        if reference is not None:
+            self.set_reference(  # type: ignore[attr-defined]
+                name,
+                version.version,
+                reference,
+                target=reference_target,
+                prediction=reference_prediction,
+                project=project,
+            )
+        return version
+
+    def _register(
+        self, source: str | Path, name: str, project: str, description: str, tags: dict[str, str] | None
+    ) -> ModelVersion:
         actor = getpass.getuser()
         if isinstance(source, str) and source.startswith("runs:/"):
             return self._registry.version_from_run(project, name, source, description, tags or {}, actor)

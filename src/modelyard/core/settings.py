@@ -84,6 +84,14 @@ class Settings(BaseSettings):
     capture_flush_rows: int = Field(default=50_000, description="Rows per Parquet segment (at most).")
     capture_flush_s: float = Field(default=5.0, description="Longest a captured prediction waits on disk.")
 
+    # Alert e-mail (off unless smtp_host is set).
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_from: str = "modelyard@localhost"
+    smtp_starttls: bool = False
+    smtp_user: str = ""
+    smtp_password: str = Field(default="", repr=False)
+
     @property
     def resolved_predictions_uri(self) -> str:
         """The prediction log root, defaulting to a folder in the home folder."""

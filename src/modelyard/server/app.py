@@ -31,6 +31,8 @@ from modelyard.governance.service import GovernanceService
 from modelyard.identity.ratelimit import LoginLimiter
 from modelyard.identity.router import router as identity_router
 from modelyard.identity.service import IdentityService
+from modelyard.monitoring.router import router as monitoring_router
+from modelyard.monitoring.service import MonitorService
 from modelyard.projects.router import router as projects_router
 from modelyard.projects.service import ProjectService
 from modelyard.registry.router import router as registry_router
@@ -79,6 +81,7 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
     app.state.registry = RegistryService(store)
     app.state.governance = GovernanceService(store, app.state.registry)
     app.state.deployments = DeploymentService(store, app.state.registry)
+    app.state.monitoring = MonitorService(store, settings, app.state.registry)
     app.state.access = AccessService(store.db)
     app.state.identity = IdentityService(store.db)
     app.state.login_limiter = LoginLimiter()
@@ -145,6 +148,7 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
     app.include_router(audit_router)
     app.include_router(events_router)
     app.include_router(serving_router)
+    app.include_router(monitoring_router)
     return app
 
 
@@ -178,7 +182,7 @@ def _audit_hook(store: Store):  # type: ignore[no-untyped-def]
 
 
 async def _upkeep(app: FastAPI, settings: Settings) -> None:
-    """Periodic housekeeping: mark lost runs killed, end expired promotion requests."""
+    """Periodic housekeeping: mark lost runs killed, end expired promotion requests, run due monitors."""
     stale_ms = int(settings.run_stale_after_s * 1000)
     while True:
         try:
@@ -186,6 +190,7 @@ async def _upkeep(app: FastAPI, settings: Settings) -> None:
             if n:
                 log.info("Marked %d lost run(s) as KILLED", n)
             await asyncio.to_thread(app.state.governance.expire_due)
+            await asyncio.to_thread(app.state.monitoring.run_due)
         except Exception:  # upkeep must never take the server down
             log.exception("Periodic upkeep failed")
-        await asyncio.sleep(min(60.0, settings.run_stale_after_s / 2))
+        await asyncio.sleep(min(30.0, settings.run_stale_after_s / 2))  # cron has minute resolution
