@@ -166,10 +166,10 @@ def _format_cell(value: object) -> str:
     return str(value)
 
 
-def format_table(rows: Sequence[Mapping[str, object]]) -> str:
-    """Render rows (mappings keyed by TABLE_COLUMNS; missing keys show '-') as an aligned text table."""
-    cells = [list(TABLE_COLUMNS)] + [[_format_cell(row.get(col)) for col in TABLE_COLUMNS] for row in rows]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(TABLE_COLUMNS))]
+def format_table(rows: Sequence[Mapping[str, object]], columns: Sequence[str] = TABLE_COLUMNS) -> str:
+    """Render rows (mappings keyed by ``columns``; missing keys show '-') as an aligned text table."""
+    cells = [list(columns)] + [[_format_cell(row.get(col)) for col in columns] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
 
     def render(line: list[str]) -> str:
         first = line[0].ljust(widths[0])

@@ -181,7 +181,9 @@ def test_history_health_and_report(env: Env, tmp_path: Path) -> None:
     page = html.read_text()
     assert "<title>Monitoring report: credit</title>" in page and "scorer v1" in page
     assert "<svg" in page and "<script" not in page
-    assert len(re.findall(r"<figcaption><strong>a</strong>", page)) == 2  # drift over time + reference vs current
+    assert (
+        len(re.findall(r"<figcaption><strong>a</strong>", page)) == 2
+    )  # drift over time + reference vs current
 
 
 def test_failed_runs_and_domain_errors_exit_1(env: Env) -> None:

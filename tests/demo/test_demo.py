@@ -125,3 +125,27 @@ def test_governed_promotion_and_verified_audit_trail(demo: tuple[DemoResult, str
     assert "refused" in output and "is protected" in output  # the gate held for the admin too
     assert "credit-decision@production is now v" in output  # and moved once the validator approved
     assert result.audit_ok and "Audit trail: intact" in output
+
+
+def test_demo_serves_shadows_and_monitors(demo: tuple[DemoResult, str, Path]) -> None:
+    result, text, _ = demo
+    serving = result.serving
+    # The injected shift (lower incomes, fuller credit lines) is found, and nothing else drifts.
+    assert {"income", "credit_utilization"} <= set(serving["drifted"])
+    assert not set(serving["drifted"]) & {
+        "age",
+        "months_employed",
+        "loan_amount",
+        "home_ownership",
+        "purpose",
+    }
+    assert serving["health"] in ("yellow", "red") and serving["alerts"] == ["drift"]
+    assert set(serving["accuracy"]) == {"primary", "challenger"}  # the shadow was captured and judged
+    assert all(0.7 < a < 1 for a in serving["accuracy"].values())
+    assert serving["rows"] > 0 and Path(serving["report"]).read_text().startswith("<!doctype html>")
+    assert "deployment credit (production)" in text and "Alert" in text
+    client = my.get_client()
+    assert client.get_deployment("credit").variants[0].mode == "shadow"
+    assert [r.reason for r in client.deployment_history("credit")][
+        -1
+    ] == "watch the next model on live traffic"

@@ -135,3 +135,17 @@ def test_environment_digest_is_the_same_in_another_process() -> None:
     code = "from modelyard.tracking.capture import environment_snapshot; print(environment_snapshot().digest)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == environment_snapshot().digest
+
+
+def test_environment_digest_ignores_folders_a_library_pushes_onto_sys_path(tmp_path, monkeypatch) -> None:
+    vendored = tmp_path / "thirdparty_files" / "psutil-5.9.8.dist-info"  # what Ray does on import
+    vendored.mkdir(parents=True)
+    (vendored / "METADATA").write_text("Metadata-Version: 2.1\nName: psutil\nVersion: 5.9.8\n")
+    environment_snapshot.cache_clear()
+    before = environment_snapshot()
+    monkeypatch.syspath_prepend(str(vendored.parent))
+    environment_snapshot.cache_clear()
+    try:
+        assert environment_snapshot().digest == before.digest
+    finally:
+        environment_snapshot.cache_clear()

@@ -177,3 +177,23 @@ def history(name: str, uri: str | None = URI_OPTION) -> None:
         variants = ", ".join(f"{v['name']}:{v['mode']}" for v in r.spec.get("variants", [])) or "-"
         table.add_row(str(r.revision), r.spec.get("model_uri", ""), variants, r.actor or "-", r.reason or "-")
     console.print(table)
+
+
+@app.command("export")
+@friendly_errors
+def export(
+    name: str,
+    folder: Path = typer.Option(..., "--dir", help="A new (or empty) folder for the build context."),
+    uri: str | None = URI_OPTION,
+) -> None:
+    """Write a self-contained build context: Dockerfile, pinned requirements, models, entry point."""
+    from modelyard.serving.export import export_deployment
+
+    out = export_deployment(make_client(uri), name, folder)
+    console.print(
+        f"Build context for [bold]{name}[/] written to {out}.\n"
+        f"  docker build -t modelyard-{name} {out}\n"
+        f"  or: python -m venv .venv && .venv/bin/pip install -r {out}/requirements.txt && "
+        f".venv/bin/python {out}/serve.py --port 8000",
+        highlight=False,
+    )

@@ -6,7 +6,7 @@ import typer
 
 from modelyard import __version__
 from modelyard.audit import cli as audit_cli
-from modelyard.cli import deployments, governance, models, monitor, projects, runs
+from modelyard.cli import deployments, governance, models, monitor, projects, runs, serve
 from modelyard.cli import score as score_cli
 from modelyard.cli.common import friendly_errors
 from modelyard.core.settings import get_settings
@@ -27,6 +27,7 @@ app.add_typer(monitor.app, name="monitor")
 app.add_typer(identity_cli.app, name="admin")
 app.add_typer(audit_cli.app, name="audit")
 app.command("score")(score_cli.score)
+app.command("serve")(serve.serve)
 
 
 @app.command()

@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     predictions_uri: str = Field(
         default="", description="Prediction log root (Parquet segments); default in `home`."
     )
-    serve_poll_s: float = Field(default=2.0, description="How often serving re-reads deployments and aliases.")
+    serve_poll_s: float = Field(default=2.0, description="How often serving re-reads deployments, aliases.")
     capture_queue_size: int = Field(default=100_000, description="Predictions waiting to be written.")
     capture_flush_rows: int = Field(default=50_000, description="Rows per Parquet segment (at most).")
     capture_flush_s: float = Field(default=5.0, description="Longest a captured prediction waits on disk.")

@@ -34,7 +34,8 @@ from modelyard.core.errors import InvalidArgument
 from modelyard.core.ids import new_id
 from modelyard.core.settings import get_settings
 from modelyard.demo.data import TARGET, make_credit_data
-from modelyard.demo.tour import governance_tour, register_champion
+from modelyard.demo.serving_tour import serving_tour
+from modelyard.demo.tour import CHAMPION_MODEL, governance_tour, register_champion
 
 PROJECT = "credit-risk"
 EXPERIMENT = "baseline"
@@ -82,6 +83,7 @@ class DemoResult:
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     champion_version: int | None = None
     audit_ok: bool = False
+    serving: dict[str, Any] = field(default_factory=dict)
 
 
 def _pipeline(spec: ModelSpec, frame: pd.DataFrame) -> Any:
@@ -269,8 +271,9 @@ def run_demo(*, serve: bool, host: str, port: int, n_rows: int, console: Console
         f"  modelyard runs compare {' '.join(r.id[:8] for r in ranked[:2])}{uri_flag}",
         highlight=False,
     )
-    champion = register_champion(out, PROJECT, best.id, valid.drop(columns=TARGET).head(5))
+    champion = register_champion(out, PROJECT, best.id, valid.drop(columns=TARGET).head(5), reference=valid)
     audit_ok = governance_tour(out, PROJECT, best.id)
+    serving = serving_tour(out, PROJECT, CHAMPION_MODEL, ranked[1].id, valid)
     result = DemoResult(
         project=PROJECT,
         experiment=EXPERIMENT,
@@ -283,6 +286,7 @@ def run_demo(*, serve: bool, host: str, port: int, n_rows: int, console: Console
         metrics=scores,
         champion_version=champion,
         audit_ok=audit_ok,
+        serving=serving,
     )
     if serve:
         _serve(out, host, port, remote=client.is_remote)

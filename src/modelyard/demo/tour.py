@@ -26,6 +26,7 @@ from modelyard.cli.models import lineage_tree
 from modelyard.core.errors import AlreadyExists, NotFound, PermissionDenied
 from modelyard.core.settings import Settings, get_settings
 from modelyard.core.store import Store
+from modelyard.demo.data import TARGET
 from modelyard.identity.service import IdentityService
 from modelyard.server.background import BackgroundServer
 
@@ -33,8 +34,14 @@ CHAMPION_MODEL = "credit-default"
 GOVERNED_MODEL = "credit-decision"
 
 
-def register_champion(out: Console, project: str, best_run_id: str, sample: Any) -> int:
-    """Register the best run's model and point ``champion`` at it; returns the version."""
+def register_champion(
+    out: Console, project: str, best_run_id: str, sample: Any, reference: Any = None
+) -> int:
+    """Register the best run's model and point ``champion`` at it; returns the version.
+
+    ``reference`` (held-out rows with the target) becomes the version's reference profile, with
+    the champion's scores, so monitors can judge drift and estimate accuracy before labels arrive.
+    """
     client = my.get_client()
     with contextlib.suppress(AlreadyExists):
         client.create_registered_model(
@@ -47,6 +54,12 @@ def register_champion(out: Console, project: str, best_run_id: str, sample: Any)
     my.set_model_alias(CHAMPION_MODEL, "champion", version.version, reason="best validation AUC")
     champion = my.load_model(f"models:/{CHAMPION_MODEL}@champion")
     proba = champion.predict_proba(sample)[:, 1]
+    if reference is not None:
+        features = reference.drop(columns=[TARGET])
+        scored = reference.assign(score=champion.predict_proba(features)[:, 1])
+        client.set_reference(
+            CHAMPION_MODEL, version.version, scored, target=TARGET, prediction="score", project=project
+        )
     out.print(
         f"\nRegistered [bold]{CHAMPION_MODEL}[/] v{version.version} ({version.flavor}, digest "
         f"{version.digest[:12]}) and made it [green]@champion[/]; it scores the first applications at "

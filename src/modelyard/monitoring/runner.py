@@ -244,7 +244,7 @@ def _quality_checks(quality: Mapping[str, Any], values: dict[str, float]) -> lis
                 check="quality",
                 name=col["column"],
                 status="warn" if problems else "ok",
-                value=col.get("missing_rate"),
+                value=_worst_rate(col),
                 detail="; ".join(problems),
             )
         )
@@ -465,6 +465,14 @@ def _finish(
     out["checks"] = [c.model_dump() for c in checks]
     out["values"] = values
     return out
+
+
+def _worst_rate(col: Mapping[str, Any]) -> float:
+    """The largest of a column's problem rates: extra missing, out of range, unseen."""
+    extra_missing = float(col.get("missing_rate") or 0.0) - float(col.get("reference_missing_rate") or 0.0)
+    return max(
+        extra_missing, float(col.get("out_of_range_rate") or 0.0), float(col.get("unseen_rate") or 0.0)
+    )
 
 
 def _num(v: Any) -> float | None:

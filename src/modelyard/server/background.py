@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from typing import Any
 
 import uvicorn
 
@@ -14,11 +15,20 @@ from modelyard.server.app import create_app
 
 
 class BackgroundServer:
-    """The real app under uvicorn on a free loopback port, in a daemon thread."""
+    """The real app (the API over ``store``, or any ASGI ``app``) under uvicorn on a free
+    loopback port, in a daemon thread."""
 
-    def __init__(self, store: Store, settings: Settings) -> None:
-        self.app = create_app(store, settings)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    def __init__(
+        self, store: Store | None = None, settings: Settings | None = None, *, app: Any = None
+    ) -> None:
+        if app is None:
+            if store is None or settings is None:
+                raise ValueError("BackgroundServer needs a store and settings, or an app.")
+            app = create_app(store, settings)
+        self.app = app
+        # IPPROTO_TCP: asyncio turns Nagle off only on sockets that say they are TCP; with Nagle
+        # on, each small answer waits for the client's delayed ACK (~40 ms).
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.port: int = self.sock.getsockname()[1]

@@ -123,11 +123,23 @@ def capture_run_context(cwd: Path | None = None) -> RunContext:
 def environment_snapshot() -> EnvironmentSnapshot:
     """The installed packages, Python version and platform, computed once per process."""
     packages: set[str] = set()
-    for dist in metadata.distributions():
+    for dist in metadata.distributions(path=_install_paths()):
         name = dist.metadata["Name"] if dist.metadata else None
         if name:
             packages.add(f"{normalise_name(name)}=={dist.version}")
     return make_snapshot(platform.python_version(), platform.platform(), sorted(packages))
+
+
+def _install_paths() -> list[str]:
+    """Where packages are installed: the interpreter's site folders and ``PYTHONPATH``, not folders
+    a library pushed onto ``sys.path`` at import (Ray adds its vendored ``thirdparty_files``), so
+    the same environment gets the same digest whatever was imported first."""
+    import site
+
+    places = [*site.getsitepackages(), site.getusersitepackages()]
+    places += [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    wanted = {os.path.realpath(p) for p in places}
+    return [p for p in sys.path if os.path.realpath(p or ".") in wanted]
 
 
 def make_snapshot(python_version: str, platform_name: str, packages: list[str]) -> EnvironmentSnapshot:
