@@ -10,8 +10,7 @@ through both servers over HTTP and must come back with the model's own probabili
 Three servers, each one worker process on 127.0.0.1:
   - ``mlflow models serve -w 1 --env-manager local``                (POST /invocations)
   - ``modelyard serve --model models:/bench-gbc@champion --workers 1``, capture on
-  - ``modelyard serve --deployment bench-nocap --workers 1``: a recorded deployment of the
-    same alias with ``capture.enabled = false`` (serve has no switch to turn capture off)
+  - the same with ``--no-capture``: capture off, everything else identical
 
 Load: wrk, 2 threads, 4 connections, one row per JSON request (cycling through 1,000
 held-out rows), a warm-up, then the measured run; any non-2xx answer or socket error
@@ -145,7 +144,6 @@ def register_for_modelyard(home: Path, store: str, artifacts: Path, model: Any, 
         client.create_registered_model(MODEL_NAME, risk_tier="low")
         version = client.register_model(info.uri, MODEL_NAME)
         client.set_model_alias(MODEL_NAME, "champion", version.version)
-        client.create_deployment(CAPTURE_OFF, f"models:/{MODEL_NAME}@champion", capture={"enabled": False})
     finally:
         client.close()
 
@@ -238,7 +236,11 @@ def start_servers(
             CAPTURE_ON,
             ["--model", f"models:/{MODEL_NAME}@champion", "--name", CAPTURE_ON],
         ),
-        ("modelyard capture off", CAPTURE_OFF, ["--deployment", CAPTURE_OFF]),
+        (
+            "modelyard capture off",
+            CAPTURE_OFF,
+            ["--model", f"models:/{MODEL_NAME}@champion", "--name", CAPTURE_OFF, "--no-capture"],
+        ),
     ):
         port = free_port()
         server = Server(
