@@ -126,6 +126,26 @@ def test_accuracy_once_actuals_arrive(deployed, settings: Settings) -> None:
     assert after.health == "red"  # the 0.99 minimum is not met
     failing = [c for c in after.checks if c.status == "fail"]
     assert failing and failing[0].name == "accuracy" and failing[0].threshold == 0.99
+    target = next(c for c in after.checks if c.check == "drift" and c.name == "target")
+    assert target.status == "ok" and "label shift" in target.detail  # same label mix as the reference
+
+
+def test_label_shift_is_flagged_once_actuals_arrive(deployed, settings: Settings) -> None:
+    client, name, model = deployed
+    df = _data(2_000, 6)
+    ids = _serve(settings, name, model, df)
+    # The world changed: four in five applicants now default, whatever the inputs said.
+    rng = np.random.default_rng(7)
+    write_actuals(
+        settings.resolved_predictions_uri,
+        name,
+        [{"prediction_id": i, "actual": int(rng.random() < 0.8)} for i in ids],
+    )
+    run = client.run_monitor(name, window="1h")
+    target = next(c for c in run.checks if c.check == "drift" and c.name == "target")
+    assert target.status == "warn" and run.values["drift.target"] == target.value
+    features = [c for c in run.checks if c.check == "drift" and c.name in FEATURES]
+    assert features and all(c.status == "ok" for c in features)  # the inputs did not move
 
 
 def test_alert_fires_once_then_resolves(deployed, settings: Settings) -> None:

@@ -197,3 +197,73 @@ def export(
         f".venv/bin/python {out}/serve.py --port 8000",
         highlight=False,
     )
+
+
+@app.command("replay")
+@friendly_errors
+def replay(
+    name: str,
+    model: str = typer.Option(
+        ..., "--model", "-m", help="The challenger: models:/<name>/<version> or @alias."
+    ),
+    window: str = typer.Option("24h", "--window", help="How far back to replay: '6h', '7d', ..."),
+    uri: str | None = URI_OPTION,
+) -> None:
+    """Score stored production traffic with a challenger, then compare every variant on the actuals.
+
+    Reads and writes the prediction log this machine sees (MODELYARD_PREDICTIONS_URI).
+    """
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from modelyard.monitoring.schemas import parse_window
+    from modelyard.serving import predlog
+
+    try:
+        kind, span = parse_window(window)
+    except ValueError as exc:
+        raise InvalidArgument(str(exc)) from None
+    if kind != "ms":
+        raise InvalidArgument("Replay takes a time window ('24h', '7d'), not a row count.")
+    client = make_client(uri)
+    deployment = client.get_deployment(name)
+    _, version = client.download_model(model, project=deployment.project)
+    loaded = client.load_model(model, project=deployment.project)
+    root = client.settings.resolved_predictions_uri
+    until = int(time.time() * 1000)
+    since = until - span
+    with Progress(
+        *Progress.get_default_columns()[:1],
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task(f"Replaying {name} through {version.model_name} v{version.version}", total=None)
+        done = predlog.replay(
+            root=root,
+            deployment=name,
+            loaded_model=loaded,
+            model_name=version.model_name,
+            version=version.version,
+            since_ms=since,
+            until_ms=until,
+            progress=lambda rows, total: bar.update(task, completed=rows, total=total),
+        )
+    console.print(
+        f"Scored {done['rows']:,} stored rows as variant [bold]{done['variant']}[/] "
+        f"({done['skipped']:,} already replayed).",
+        highlight=False,
+    )
+    found = predlog.compare_variants(root, name, since, until)
+    table = Table(box=box.SIMPLE_HEAD, title=f"{name}: variants over the last {window} ({found['task']})")
+    metric = "accuracy" if found["task"] == "classification" else "mae"
+    for col in ("variant", "rows", "with actuals", metric):
+        table.add_column(col)
+    for variant, v in found["variants"].items():
+        value = v.get(metric)
+        table.add_row(
+            variant, f"{v['rows']:,}", f"{v['with_actuals']:,}", "-" if value is None else f"{value:.4f}"
+        )
+    console.print(table)

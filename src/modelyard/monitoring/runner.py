@@ -87,6 +87,9 @@ def run_checks(
         if spec.quality.enabled:
             out["quality"] = _quality(spec, profile, summary)
             checks += _quality_checks(out["quality"], values)
+        if spec.drift.enabled and profile.get("target") and primary.get("with_actuals"):
+            out["target_drift"] = _target_drift(spec, root, deployment, start_ms, end_ms, profile)
+            checks += _target_checks(out["target_drift"], values)
     if spec.performance.enabled or spec.fairness.attributes:
         labelled = _labelled_rows(root, deployment, start_ms, end_ms, spec)
         checks += _performance(spec, profile, labelled, int(primary.get("with_actuals", 0)), out, values)
@@ -219,6 +222,46 @@ def _drift_checks(drift: Mapping[str, Any], values: dict[str, float]) -> list[Ch
             )
         )
     return checks
+
+
+def _target_drift(
+    spec: MonitorSpec, root: str, deployment: str, start_ms: int, end_ms: int, profile: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """The actuals that arrived for the window against the reference's target distribution."""
+    from modelyard.monitoring.comparison import compare
+    from modelyard.monitoring.summary import summarize
+
+    target = profile["target"]
+    column = "actual_value" if target.get("kind") == "numeric" else "actual"
+    rel = predlog.scan(
+        root, deployment, start_ms, end_ms, columns=["prediction_id"], variant="primary", with_actuals=True
+    )
+    batches = rel.filter("actual IS NOT NULL").project(column).to_arrow_reader(50_000)
+    summary = summarize(profile, batches, column_map={target["name"]: column})
+    report = compare(
+        profile,
+        summary,
+        columns=[],
+        methods=spec.drift.methods or None,
+        thresholds=spec.drift.thresholds or None,
+    ).to_dict()
+    return report.get("target")
+
+
+def _target_checks(target: Mapping[str, Any] | None, values: dict[str, float]) -> list[Check]:
+    if not target or target.get("error"):
+        return []
+    values["drift.target"] = float(target["statistic"])
+    return [
+        Check(
+            check="drift",
+            name="target",
+            status="warn" if target["drifted"] else "ok",
+            value=target["statistic"],
+            threshold=target["threshold"],
+            detail=f"{target['method']} on the actuals (label shift)",
+        )
+    ]
 
 
 def _quality(spec: MonitorSpec, profile: Mapping[str, Any], summary: Mapping[str, Any]) -> dict[str, Any]:
