@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -158,18 +159,25 @@ def test_memory_does_not_grow_with_the_file(tmp_path: Path, files: dict[str, Pat
         big.to_parquet(path, row_group_size=20_000)
     else:
         big.to_csv(path, index=False)
-    in_use: list[int] = []
-    baseline = pa.total_allocated_bytes()  # the pool is process-wide: earlier tests may hold buffers
-    summary = score(
-        files["binary"],
-        path,
-        tmp_path / "out.parquet",
-        chunk_rows=5_000,
-        progress=lambda p: (
-            in_use.append(pa.total_allocated_bytes() - baseline) if p.phase == "chunk" else None
-        ),
+    # Measured in a fresh process: Arrow's pool is process-wide, and threads left by earlier tests
+    # (servers, writers) allocate from it while this one runs.
+    probe = (
+        "import json, sys, pyarrow as pa\n"
+        "from modelyard.serving.batch import score\n"
+        "seen = []\n"
+        "s = score(sys.argv[1], sys.argv[2], sys.argv[3], chunk_rows=5_000, progress=lambda p: "
+        "seen.append(pa.total_allocated_bytes()) if p.phase == 'chunk' else None)\n"
+        "print(json.dumps({'chunks': s.chunks, 'in_use': seen}))\n"
     )
-    assert summary.chunks == 40
+    out = subprocess.run(
+        [sys.executable, "-c", probe, str(files["binary"]), str(path), str(tmp_path / "out.parquet")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    in_use = found["in_use"]
+    assert found["chunks"] == 40
     whole = pa.Table.from_pandas(big).nbytes
     read_ahead = 3 * CSV_BLOCK_BYTES if fmt == "csv" else 0  # pyarrow's CSV reader parses whole blocks
     assert max(in_use) < whole / 4 + read_ahead, (max(in_use), whole)

@@ -217,6 +217,7 @@ def replay(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    from modelyard.models import load as load_model_folder
     from modelyard.monitoring.schemas import parse_window
     from modelyard.serving import predlog
 
@@ -228,8 +229,9 @@ def replay(
         raise InvalidArgument("Replay takes a time window ('24h', '7d'), not a row count.")
     client = make_client(uri)
     deployment = client.get_deployment(name)
-    _, version = client.download_model(model, project=deployment.project)
-    loaded = client.load_model(model, project=deployment.project)
+    # One registry lookup for both the label and the model (as Client.load_model loads it).
+    folder, version = client.download_model(model, project=deployment.project)
+    loaded = load_model_folder(folder, trust=version.trusted)
     root = client.settings.resolved_predictions_uri
     until = int(time.time() * 1000)
     since = until - span

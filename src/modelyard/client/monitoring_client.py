@@ -48,9 +48,12 @@ class MonitoringMixin:
         """
         from modelyard.monitoring.profile import build_profile, is_profile
 
-        profile = data if is_profile(data) else build_profile(data, target=target, prediction=prediction)
-        if not is_profile(data) and target and prediction:
-            profile["confidence"] = _confidence(data, target, prediction)
+        if is_profile(data):
+            profile = data
+        else:
+            profile = build_profile(data, target=target, prediction=prediction)
+            if target and prediction:
+                profile["confidence"] = _confidence(data, target, prediction)
         self._monitoring.put_reference(project, name, int(version), profile)
         return profile
 
@@ -61,10 +64,7 @@ class MonitoringMixin:
     def create_monitor(self, deployment: str, name: str = "default", **spec: Any) -> Monitor:
         """Add a monitor (``window``, ``schedule`` cron, ``drift``, ``performance``, ``quality``,
         ``fairness``, ``service`` settings) to a deployment."""
-        try:
-            body = CreateMonitor(name=name, **spec)
-        except ValidationError as exc:
-            raise InvalidArgument(f"Invalid monitor: {exc.errors()[0].get('msg', 'invalid')}.") from None
+        body = _checked("monitor", CreateMonitor, name=name, **spec)
         return self._monitoring.create_monitor(deployment, body)
 
     def list_monitors(self, deployment: str) -> list[Monitor]:
@@ -99,10 +99,14 @@ class MonitoringMixin:
         email: list[str] | None = None,
     ) -> AlertRule:
         """Alert when a monitor value meets ``condition`` (e.g. ``"drift.share >= 0.5"``)."""
-        try:
-            body = CreateAlertRule(name=name, condition=condition, severity=severity, email=email or [])  # type: ignore[arg-type]
-        except ValidationError as exc:
-            raise InvalidArgument(f"Invalid alert rule: {exc.errors()[0].get('msg', 'invalid')}.") from None
+        body = _checked(
+            "alert rule",
+            CreateAlertRule,
+            name=name,
+            condition=condition,
+            severity=severity,
+            email=email or [],
+        )
         return self._monitoring.create_rule(deployment, body)
 
     def list_alert_rules(self, deployment: str) -> list[AlertRule]:
@@ -116,6 +120,14 @@ class MonitoringMixin:
     def list_alerts(self, deployment: str, *, state: str | None = None) -> list[Alert]:
         """A deployment's alerts (``state``: ``firing`` or ``resolved``), newest first."""
         return self._monitoring.alerts(deployment, state)
+
+
+def _checked(what: str, shape: type[Any], **fields: Any) -> Any:
+    """Build a request body, turning pydantic's first complaint into ``InvalidArgument``."""
+    try:
+        return shape(**fields)
+    except ValidationError as exc:
+        raise InvalidArgument(f"Invalid {what}: {exc.errors()[0].get('msg', 'invalid')}.") from None
 
 
 def _confidence(data: Any, target: str, prediction: str) -> dict[str, Any]:

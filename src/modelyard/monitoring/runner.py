@@ -91,7 +91,7 @@ def run_checks(
             out["target_drift"] = _target_drift(spec, root, deployment, start_ms, end_ms, profile)
             checks += _target_checks(out["target_drift"], values)
     if spec.performance.enabled or spec.fairness.attributes:
-        labelled = _labelled_rows(root, deployment, start_ms, end_ms, spec)
+        labelled = _labelled_rows(root, deployment, start_ms, end_ms, spec, rows)
         checks += _performance(spec, profile, labelled, int(primary.get("with_actuals", 0)), out, values)
         if spec.fairness.attributes:
             checks += _fairness(spec, labelled, out, values)
@@ -300,7 +300,10 @@ def _quality_checks(quality: Mapping[str, Any], values: dict[str, float]) -> lis
 
 
 # ------------------------------------------------- accuracy, estimate, fairness
-def _labelled_rows(root: str, deployment: str, start_ms: int, end_ms: int, spec: MonitorSpec) -> pa.Table:
+def _labelled_rows(
+    root: str, deployment: str, start_ms: int, end_ms: int, spec: MonitorSpec, rows: int
+) -> pa.Table:
+    """The window's primary rows with their actuals; ``rows`` is their count (from ``counts``)."""
     columns = ["prediction", "prediction_value", "score"]
     columns += [
         INPUT_PREFIX + c for c in dict.fromkeys([*spec.performance.segments, *spec.fairness.attributes])
@@ -308,14 +311,10 @@ def _labelled_rows(root: str, deployment: str, start_ms: int, end_ms: int, spec:
     rel = predlog.scan(
         root, deployment, start_ms, end_ms, columns=columns, variant="primary", with_actuals=True
     )
-    if _too_many(rel):
+    if rows > MAX_LABELLED_ROWS:  # the actuals join keeps one row per prediction
         rel = rel.order("random()").limit(MAX_LABELLED_ROWS)
     result = rel.arrow()  # a reader on DuckDB 2, a table before
     return result.read_all() if isinstance(result, pa.RecordBatchReader) else result
-
-
-def _too_many(rel: Any) -> bool:
-    return int(rel.aggregate("count(*)").fetchall()[0][0]) > MAX_LABELLED_ROWS
 
 
 def _performance(

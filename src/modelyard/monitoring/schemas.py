@@ -22,6 +22,12 @@ def parse_window(window: str) -> tuple[str, int]:
     return ("rows", n) if unit == "rows" else ("ms", n * _UNIT_MS[unit])
 
 
+def _check_name(kind: str, v: str) -> str:
+    if not NAME.match(v):
+        raise ValueError(f"{kind} name {v!r} is not valid: lower-case letters, digits, '_' or '-'.")
+    return v
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -116,9 +122,7 @@ class CreateMonitor(MonitorSpec):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not NAME.match(v):
-            raise ValueError(f"Monitor name {v!r} is not valid: lower-case letters, digits, '_' or '-'.")
-        return v
+        return _check_name("Monitor", v)
 
 
 class Monitor(MonitorSpec):
@@ -199,9 +203,7 @@ class CreateAlertRule(_Strict):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not NAME.match(v):
-            raise ValueError(f"Alert rule name {v!r} is not valid: lower-case letters, digits, '_' or '-'.")
-        return v
+        return _check_name("Alert rule", v)
 
 
 class AlertRule(CreateAlertRule):

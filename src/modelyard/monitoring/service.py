@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from modelyard.audit.record import record_change
 from modelyard.core.errors import AlreadyExists, InvalidArgument, ModelyardError, NotFound
@@ -235,24 +235,19 @@ class MonitorService:
 
     def _record_governance_checks(self, run: MonitorRun, version: Any, spec: MonitorSpec) -> None:
         checks = run.checks
-        quality = [c for c in checks if c.check == "quality" and c.status != "skipped"]
-        if quality:
-            bad = [f"{c.name}: {c.detail}" for c in quality if c.status != "ok"]
+        for kind, name, key, wanted in (
+            ("quality", "data_quality", "issues", True),
+            ("fairness", "fairness", "violations", bool(spec.fairness.attributes)),
+        ):
+            judged = [c for c in checks if c.check == kind and c.status != "skipped"]
+            if not (judged and wanted):
+                continue
+            bad = [f"{c.name}: {c.detail}" for c in judged if c.status != "ok"]
             self.governance.record_check(
                 version,
-                name="data_quality",
+                name=name,
                 passed=not bad,
-                details={"deployment": run.deployment, "monitor_run": run.id, "issues": bad},
-                actor="monitor",
-            )
-        fairness = [c for c in checks if c.check == "fairness" and c.status != "skipped"]
-        if fairness and spec.fairness.attributes:
-            bad = [f"{c.name}: {c.detail}" for c in fairness if c.status != "ok"]
-            self.governance.record_check(
-                version,
-                name="fairness",
-                passed=not bad,
-                details={"deployment": run.deployment, "monitor_run": run.id, "violations": bad},
+                details={"deployment": run.deployment, "monitor_run": run.id, key: bad},
                 actor="monitor",
             )
 
@@ -272,26 +267,37 @@ class MonitorService:
 
     def health(self, deployment: str) -> DeploymentHealth:
         """The worst health among the latest run of each monitor, and the firing alerts."""
+        newest = (
+            select(monitor_runs.c.monitor_id, func.max(monitor_runs.c.started_at).label("at"))
+            .where(monitor_runs.c.deployment == deployment)
+            .group_by(monitor_runs.c.monitor_id)
+            .subquery()
+        )
         with self.db.read() as conn:
             latest: dict[str, tuple[int, str]] = {}
-            rows = conn.execute(
+            rows = conn.execute(  # only each monitor's newest run, however long the history
                 select(monitors.c.name, monitor_runs.c.health, monitor_runs.c.started_at)
                 .join(monitors, monitors.c.id == monitor_runs.c.monitor_id)
-                .where(monitor_runs.c.deployment == deployment)
+                .join(
+                    newest,
+                    (newest.c.monitor_id == monitor_runs.c.monitor_id)
+                    & (newest.c.at == monitor_runs.c.started_at),
+                )
             )
             for name, health, at in rows:
-                if name not in latest or at > latest[name][0]:
-                    latest[name] = (at, health)
+                latest[name] = (at, health)
             firing = conn.execute(
-                select(alerts.c.id).where(alerts.c.deployment == deployment, alerts.c.state == "firing")
-            ).all()
+                select(func.count())
+                .select_from(alerts)
+                .where(alerts.c.deployment == deployment, alerts.c.state == "firing")
+            ).scalar_one()
         states = {n: h for n, (_, h) in latest.items()}
         worst = _worst(list(states.values()))
         return DeploymentHealth(
             deployment=deployment,
             health="red" if worst == "failed" else worst,  # type: ignore[arg-type]
             monitors=states,
-            firing_alerts=len(firing),
+            firing_alerts=int(firing),
             checked_at=max((at for at, _ in latest.values()), default=None),
         )
 

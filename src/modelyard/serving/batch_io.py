@@ -132,9 +132,10 @@ def iter_chunks(
 
 def _csv_reader(f: Any, columns: list[str] | None, types: dict[str, pa.DataType] | None) -> Any:
     convert = pacsv.ConvertOptions(include_columns=columns or [], column_types=types or {})
-    return pacsv.open_csv(
-        f, read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES), convert_options=convert
-    )
+    # use_threads=False: the threaded reader parses ahead as many blocks as it has threads and
+    # time for, so memory would depend on the machine's load; serially it holds one block.
+    read = pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES, use_threads=False)
+    return pacsv.open_csv(f, read_options=read, convert_options=convert)
 
 
 def _parquet_batches(

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from modelyard.core.errors import InvalidArgument
+from modelyard.models.folder import requirement_name
 from modelyard.serving.gate import routes
 
 if TYPE_CHECKING:
@@ -131,18 +132,13 @@ def pinned_requirements(model_requirements: list[str]) -> list[str]:
             continue
         dist, extras = m[1], m[2] or ""
         try:
-            pins[_key(dist)] = f"{dist}{extras}=={metadata.version(dist)}"
+            pins[requirement_name(dist)] = f"{dist}{extras}=={metadata.version(dist)}"
         except metadata.PackageNotFoundError:
-            pins[_key(dist)] = requirement.split(";")[0].strip()
+            pins[requirement_name(dist)] = requirement.split(";")[0].strip()
     for requirement in model_requirements:
-        m = _NAME.match(requirement)
-        if m is not None:
-            pins[_key(m[1])] = requirement.strip()
+        if _NAME.match(requirement) is not None:
+            pins[requirement_name(requirement)] = requirement.strip()
     return sorted(pins.values(), key=str.lower)
-
-
-def _key(dist: str) -> str:
-    return re.sub(r"[-_.]+", "-", dist).lower()
 
 
 def _copy_package(target: Path) -> None:

@@ -46,7 +46,7 @@ class DeploymentService:
         did = new_id()
         document = spec.model_dump(mode="json")
         with self.db.write() as conn:
-            if self._active_id(conn, body.name) is not None:
+            if self._find(conn, body.name) is not None:
                 raise AlreadyExists(
                     f"A deployment named {body.name!r} already exists: update it, or pick another name."
                 )
@@ -236,14 +236,9 @@ class DeploymentService:
         )
 
     @staticmethod
-    def _active_id(conn: Connection, name: str) -> str | None:
-        return conn.execute(
-            select(deployments.c.id).where(deployments.c.name == name, deployments.c.status == "active")
-        ).scalar()
-
-    @staticmethod
-    def _row(conn: Connection, name: str) -> Any:
-        row = (
+    def _find(conn: Connection, name: str) -> Any:
+        """The active deployment's row (with its project's name), or None."""
+        return (
             conn.execute(
                 select(deployments, projects.c.name.label("project"))
                 .join(projects, projects.c.id == deployments.c.project_id)
@@ -252,6 +247,10 @@ class DeploymentService:
             .mappings()
             .first()
         )
+
+    @classmethod
+    def _row(cls, conn: Connection, name: str) -> Any:
+        row = cls._find(conn, name)
         if row is None:
             raise NotFound(f"No deployment named {name!r}.")
         return row

@@ -46,7 +46,6 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
-import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -55,6 +54,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from modelyard.core.errors import InvalidArgument
+from modelyard.core.ids import now_ms
 from modelyard.serving.schemas import DEPLOYMENT_NAME
 
 PREDICTIONS = "predictions"
@@ -121,7 +121,7 @@ def kind_dir(root: str | os.PathLike[str], deployment: str, kind: str) -> Path:
 
 def day_of(ts_ms: int) -> date:
     """The UTC day of a millisecond timestamp."""
-    return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=int(ts_ms))).date()
+    return ms_to_datetime(ts_ms).date()
 
 
 def ms_to_datetime(ts_ms: int) -> datetime:
@@ -129,15 +129,15 @@ def ms_to_datetime(ts_ms: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=int(ts_ms))
 
 
-def now_ms() -> int:
-    """The wall clock in milliseconds."""
-    return time.time_ns() // 1_000_000
-
-
 def segment_name(ts_ms: int | None = None) -> str:
     """A segment file name no other thread, process or host will produce."""
     ts = now_ms() if ts_ms is None else ts_ms
     return f"{ts:013d}-{os.getpid()}-{_TOKEN}-{next(_SEQ):06d}.parquet"
+
+
+def ts_ms_of(table: pa.Table) -> np.ndarray:
+    """The ``ts`` column of a prediction table as milliseconds (its rows' partition times)."""
+    return table.column("ts").cast(pa.int64()).to_numpy()
 
 
 _UNIQUE_COLUMNS = frozenset({"prediction_id", "association_id"})
@@ -179,9 +179,9 @@ def write_partitioned(
     """Write ``table`` as one segment per UTC day, ``day_ms`` giving each row's partition time."""
     base = kind_dir(root, deployment, kind)
     days = np.asarray(day_ms, dtype=np.int64) // DAY_MS
-    first = int(days[0]) if len(days) else 0
     if len(days) == 0:
         return []
+    first = int(days[0])
     if (days == first).all():  # the usual case: one day, no take()
         return [write_table(base / _day_folder(first), table)]
     written = []

@@ -29,6 +29,7 @@ from modelyard.serving.predlog.layout import (
     PREDICTIONS,
     TS_TYPE,
     check_deployment,
+    ts_ms_of,
     write_partitioned,
 )
 from modelyard.serving.predlog.reader import (
@@ -121,8 +122,7 @@ def replay(
     for batch in rebatch(source.to_arrow_reader(batch_rows), batch_rows):
         table = _score(batch, inputs, loaded_model, proba, deployment=deployment, model=name,
                        version=version, variant=variant)  # fmt: skip
-        ts = table.column("ts").cast(pa.int64()).to_numpy()
-        files += len(write_partitioned(root, deployment, PREDICTIONS, table, ts))
+        files += len(write_partitioned(root, deployment, PREDICTIONS, table, ts_ms_of(table)))
         rows += table.num_rows
         if progress is not None:
             progress(rows, total)

@@ -36,6 +36,7 @@ from modelyard.serving.predlog.layout import (
     PREDICTION_SCHEMA,
     PREDICTIONS,
     TS_TYPE,
+    ts_ms_of,
     write_partitioned,
 )
 
@@ -226,7 +227,7 @@ class CaptureWriter:
                 files = []
                 for start in range(0, table.num_rows, self.flush_rows):  # one submit may exceed it
                     part = table.slice(start, self.flush_rows)
-                    files += write_partitioned(self.root, deployment, PREDICTIONS, part, _ts_ms(part))
+                    files += write_partitioned(self.root, deployment, PREDICTIONS, part, ts_ms_of(part))
                 with self._lock:
                     self._written += table.num_rows
                     self._failed += bad
@@ -248,10 +249,6 @@ class CaptureWriter:
         if now - self._last_warning > 60:  # one line a minute, not one per request
             self._last_warning = now
             log.warning(message)
-
-
-def _ts_ms(table: pa.Table) -> np.ndarray:
-    return table.column("ts").cast(pa.int64()).to_numpy()
 
 
 def build_table(items: list[Item]) -> tuple[pa.Table, int]:

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 
 from modelyard.access.authorizer import Authorizer
-from modelyard.access.scope import Scope
+from modelyard.access.scope import Scope, resolve_scope
 from modelyard.core.auth import Caller
 from modelyard.core.errors import ModelyardError, NotFound, Unauthenticated
 from modelyard.core.store import Store
@@ -106,8 +106,6 @@ class TokenGate:
             return _Entry(expires, caller, None)
         project_id = deployment.project_id or None
         if project_id is None:  # a deployment pinned in memory: find its project by name
-            from modelyard.access.scope import resolve_scope
-
             scope = resolve_scope(self.store.db, {"project": deployment.project})
         else:
             scope = Scope("project", deployment.project, project_id)

@@ -196,10 +196,3 @@ class CaptureBuffer:
     def start(self) -> None:
         """Start the writer."""
         self.writer.start()
-
-    def stop(self, timeout_s: float = 30.0) -> bool:
-        """Submit what is gathered, then stop the writer (flushing it)."""
-        if self._timer is not None:
-            self._timer.cancel()
-        self.flush()
-        return bool(self.writer.stop(timeout_s=timeout_s))

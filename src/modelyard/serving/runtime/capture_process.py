@@ -147,14 +147,15 @@ def serve_writer(conn: Any, shared: Any, root: str, queue_size: int, flush_rows:
     writer = CaptureWriter(root, queue_size=queue_size, flush_rows=flush_rows, flush_s=flush_s).start()
     done = threading.Event()
 
+    def publish() -> None:
+        stats = writer.stats()
+        shared[_WRITTEN] = stats["written"]
+        shared[_DROPPED] = stats["dropped"]
+        shared[_QUEUED] = stats["queued"]
+
     def report() -> None:
         while True:
-            stats = writer.stats()
-            shared[_WRITTEN], shared[_DROPPED], shared[_QUEUED] = (
-                stats["written"],
-                stats["dropped"],
-                stats["queued"],
-            )
+            publish()
             if done.wait(0.2):
                 return
 
@@ -177,10 +178,5 @@ def serve_writer(conn: Any, shared: Any, root: str, queue_size: int, flush_rows:
                 writer.submit(**item)
     finally:
         writer.stop(timeout_s=60.0)
-        stats = writer.stats()
-        shared[_WRITTEN], shared[_DROPPED], shared[_QUEUED] = (
-            stats["written"],
-            stats["dropped"],
-            stats["queued"],
-        )
+        publish()
         done.set()

@@ -122,12 +122,6 @@ class Hosting:
         return out
 
     # ------------------------------------------------------------------ refreshing
-    async def run(self) -> None:
-        """Refresh forever, every ``poll_s``."""
-        while True:
-            await self.refresh()
-            await asyncio.sleep(self.poll_s)
-
     async def refresh(self) -> None:
         """Re-read deployments and aliases; load what changed; swap plans."""
         async with self._lock:
@@ -245,7 +239,7 @@ class Hosting:
         )
 
     def _model(self, ref: ModelRef) -> ServedModel:
-        key = (ref.project, ref.name, ref.version, ref.key)
+        key = _model_key(ref)
         found = self._models.get(key)
         if found is None:
             failed = self._failed.get(ref)
@@ -270,10 +264,7 @@ class Hosting:
 
     def _publish(self, hosted: Hosted, old: Plan | None) -> None:
         if old is not None:
-            for arm in old.arms():
-                r = arm.model.ref
-                with contextlib.suppress(KeyError):
-                    self.metrics.model_info.remove(hosted.name, arm.variant, r.name, str(r.version))
+            self._unpublish(hosted.name, old)
         if hosted.plan is not None:
             for arm in hosted.plan.arms():
                 r = arm.model.ref
@@ -291,17 +282,17 @@ class Hosting:
             with contextlib.suppress(KeyError):
                 self.metrics.canary_weight.remove(hosted.name, hosted.controller.model_uri)
         if hosted.plan is not None:
-            for arm in hosted.plan.arms():
-                r = arm.model.ref
-                with contextlib.suppress(KeyError):
-                    self.metrics.model_info.remove(hosted.name, arm.variant, r.name, str(r.version))
+            self._unpublish(hosted.name, hosted.plan)
+
+    def _unpublish(self, name: str, plan: Plan) -> None:
+        for arm in plan.arms():
+            r = arm.model.ref
+            with contextlib.suppress(KeyError):
+                self.metrics.model_info.remove(name, arm.variant, r.name, str(r.version))
 
     def _evict(self) -> None:
         used = {
-            (a.model.ref.project, a.model.ref.name, a.model.ref.version, a.model.ref.key)
-            for h in self.hosted.values()
-            if h.plan is not None
-            for a in h.plan.arms()
+            _model_key(a.model.ref) for h in self.hosted.values() if h.plan is not None for a in h.plan.arms()
         }
         for key in list(self._models):
             if key not in used:
@@ -409,6 +400,10 @@ def _same_routes(plan: Plan, routes: list[tuple[str, str, float, str, Any]]) -> 
     have = {(a.variant, a.mode, a.weight, a.uri, a.model.ref) for a in plan.arms()}
     want = {(v, m, w, u, r) for v, m, w, u, r in routes if not isinstance(r, Exception)}
     return have == want and len(want) == len(routes)
+
+
+def _model_key(ref: ModelRef) -> tuple[str, str, int, str]:
+    return (ref.project, ref.name, ref.version, ref.key)
 
 
 def _message(exc: BaseException) -> str:

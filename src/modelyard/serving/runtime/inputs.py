@@ -14,6 +14,7 @@ any layout, is a 400.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -108,12 +109,12 @@ class InputSchema:
             dtypes=tuple(c.type for c in signature.inputs),
         )
 
-    @property
+    @cached_property
     def numeric(self) -> bool:
         """Every named column can take numbers (so rows may become one float matrix)."""
         return self.names is not None and all(k in (FLOAT, INT, ANY) for k in self.kinds)
 
-    @property
+    @cached_property
     def int_positions(self) -> tuple[int, ...]:
         """Positions of integer columns (they refuse fractions)."""
         return tuple(j for j, k in enumerate(self.kinds) if k == INT)
@@ -238,7 +239,7 @@ def _layout(body: dict[str, Any]) -> Payload:
         raise InvalidArgument(f"'inputs' must be a list of rows or an object of columns: {_LAYOUTS}.")
     if not inputs:
         raise InvalidArgument("'inputs' is empty: send at least one row.")
-    if inputs and type(inputs[0]) is dict:
+    if type(inputs[0]) is dict:
         return Payload("records", inputs)
     return Payload("rows", inputs)
 

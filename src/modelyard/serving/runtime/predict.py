@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from modelyard.core.errors import ModelyardError
+from modelyard.core.ids import now_ms
 from modelyard.serving.runtime.errors import ModelFailed, ModelRefused
 from modelyard.serving.runtime.hosting import Arm, Hosted, Plan
 from modelyard.serving.runtime.inputs import Batch, Payload, to_batch
@@ -121,7 +122,7 @@ class Predictor:
     def after(self, plan: Plan, answer: Answer, payload: Payload, latency_ms: float) -> None:
         """Capture the answer and hand the rows to the shadows (never raises)."""
         d = plan.deployment
-        ts_ms = int(time.time() * 1000)
+        ts_ms = now_ms()
         # One sampling decision per request, so shadows are kept with the answer they shadow.
         rate = d.capture.sample_rate
         keep = d.capture.enabled and (rate >= 1.0 or random.random() < rate)
@@ -152,14 +153,18 @@ class Predictor:
         self, plan: Plan, shadow: Arm, answer: Answer, payload: Payload, ts_ms: int, capture: Any
     ) -> None:
         n = answer.batch.n
-        if self.shadow_rows + n > SHADOW_MAX_ROWS:
+
+        def dropped() -> None:
             self.metrics.shadow_dropped.labels(plan.deployment.name, shadow.variant).inc(n)
+
+        if self.shadow_rows + n > SHADOW_MAX_ROWS:
+            dropped()
             return
         try:
             same = shadow.model.schema == answer.arm.model.schema
             batch = answer.batch if same else to_batch(payload, shadow.model.schema)
         except ModelyardError:
-            self.metrics.shadow_dropped.labels(plan.deployment.name, shadow.variant).inc(n)
+            dropped()
             return
         self.shadow_rows += n
         started = time.perf_counter()
@@ -170,10 +175,9 @@ class Predictor:
             self._background.discard(f)
             self.shadow_rows -= n
             if f.cancelled() or f.exception() is not None:
-                self.metrics.shadow_dropped.labels(plan.deployment.name, shadow.variant).inc(n)
-                shadow.metrics.error(
-                    getattr(f.exception(), "code", "CANCELLED") if not f.cancelled() else "CANCELLED"
-                )
+                dropped()
+                code = "CANCELLED" if f.cancelled() else getattr(f.exception(), "code", "CANCELLED")
+                shadow.metrics.error(code)
                 return
             predictions, _, row_scores = shadow.model.outputs(f.result())
             shadow.metrics.shadow_rows.inc(n)

@@ -144,7 +144,7 @@ class RegistrySource:
     def report_canary(self, name: str, progress: CanaryProgress) -> None:
         """Record progress on the deployment (pinned deployments have no record: log only)."""
         if self.pinned is not None:
-            log.info("Canary of %s: %s at step %d %s", name, progress.state, progress.step, progress.reason)
+            _log_canary(name, progress)
             return
         reporter = getattr(self.client, "report_canary", None)
         if reporter is None:
@@ -257,10 +257,14 @@ class LocalSource:
 
     def report_canary(self, name: str, progress: CanaryProgress) -> None:
         """No store to write to: the progress lives in this process."""
-        log.info("Canary of %s: %s at step %d %s", name, progress.state, progress.step, progress.reason)
+        _log_canary(name, progress)
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+def _log_canary(name: str, progress: CanaryProgress) -> None:
+    log.info("Canary of %s: %s at step %d %s", name, progress.state, progress.step, progress.reason)
 
 
 def _local_model(base: Path, uri: str, entry: Any) -> LocalModel:

@@ -91,8 +91,7 @@ class CanaryController:
             return 100.0
         if self.state != "running":
             return 0.0
-        steps = self.spec.steps
-        return steps[min(self.step, len(steps) - 1)]
+        return self.weight_at(self.step)
 
     def record(self, ok: bool, latency_ms: float) -> None:
         """Count one canary request."""
