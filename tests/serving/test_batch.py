@@ -179,7 +179,9 @@ def test_memory_does_not_grow_with_the_file(tmp_path: Path, files: dict[str, Pat
     in_use = found["in_use"]
     assert found["chunks"] == 40
     whole = pa.Table.from_pandas(big).nbytes
-    read_ahead = 3 * CSV_BLOCK_BYTES if fmt == "csv" else 0  # pyarrow's CSV reader parses whole blocks
+    # pyarrow's CSV reader parses whole blocks and its I/O reads a few ahead, more when the
+    # consumer is slow (a loaded machine): bounded by blocks, not by the file.
+    read_ahead = 8 * CSV_BLOCK_BYTES if fmt == "csv" else 0
     assert max(in_use) < whole / 4 + read_ahead, (max(in_use), whole)
     assert max(in_use[20:]) < 2 * max(in_use[:20]) + 1_000_000  # no growth from the first to second half
 
